@@ -1,0 +1,155 @@
+/**
+ * The Backend trait: the one interface through which calibration talks to
+ * chips — simulated twins on the CPU or the GPU, or real hardware behind a
+ * transport. A backend holds a fixed batch of chips; every array it takes or
+ * returns is chip-major (`chips × 512` per neuron, `chips × 4` per quadrant,
+ * `chips × 1024` per CADC channel), and every call applies to all chips in
+ * lock-step.
+ *
+ * Reproducibility contract: every random draw of a chip is keyed by that
+ * chip's key (its seed, or a hash of its id) and its own operation counter,
+ * never by its position in the batch. Each `measure` claims one operation,
+ * each `search` one for its start points plus those of its measurements and
+ * sub-searches, so a chip gives the same readings alone or in any batch.
+ *
+ * @module
+ */
+
+import type { ChipConfig, ConfigPatch, SearchableField } from "./config.ts";
+import type { Measurement } from "./measurement.ts";
+import type { SearchAlgorithm } from "./search_rules.ts";
+
+/** A chip of a batch: its id, and for a twin its seed. */
+export interface ChipRef {
+  /** Full chip identifier, e.g. `sim-7` for the twin with seed 7. */
+  readonly id: string;
+  /** Seed of a simulated chip (u32). */
+  readonly seed?: number;
+}
+
+/** What a backend is and runs on. */
+export interface BackendInfo {
+  /** The executor kind. */
+  readonly kind: "cpu" | "webgpu" | "remote";
+  /** One line for humans, e.g. `CPU executor (twin model, 8 chips)`. */
+  readonly description: string;
+  /** The GPU adapter's description, where there is one. */
+  readonly adapter?: string;
+}
+
+/**
+ * Rewrites readings before the search compares them with its target: calix's
+ * sentinels as data, so every executor applies them the same way.
+ * - `above`: a reading greater than `limit` becomes `value` (e.g. a floating
+ *   membrane, reading > leak + 5, reads 0);
+ * - `code-below`: where the searched code is below `limit`, the reading
+ *   becomes `value` (e.g. a threshold under the reset reports 65025 spikes);
+ * - `before-failed`: where a sub-search run before this measurement failed,
+ *   the reading becomes `value`.
+ * `limit` is a scalar or per instance (`size` or `chips × size`).
+ */
+export type ReadingMap =
+  | { readonly op: "above"; readonly limit: number | ArrayLike<number>; readonly value: number }
+  | {
+    readonly op: "code-below";
+    readonly limit: number | ArrayLike<number>;
+    readonly value: number;
+  }
+  | { readonly op: "before-failed"; readonly value: number };
+
+/**
+ * A whole search as data: which field, its range and direction, the
+ * algorithm, the target per instance, the measurement (with an optional
+ * reduction to quadrant means and reading maps), and sub-searches to run
+ * before every measurement step.
+ */
+export interface SearchSpec {
+  /** The searched field (a CapMem row, a quadrant cell, or CADC channel offsets). */
+  readonly field: SearchableField;
+  /** Inclusive search range (default: the field's whole range). */
+  readonly range?: readonly [number, number];
+  /** Whether a larger code gives a smaller reading. */
+  readonly inverted?: boolean;
+  /** The search algorithm. */
+  readonly algorithm: SearchAlgorithm;
+  /** Target reading: a scalar, one per instance of a chip, or `chips × instances`. */
+  readonly target: number | ArrayLike<number>;
+  /** What to measure after each step. */
+  readonly measurement: Measurement;
+  /** Reduce per-neuron or per-channel readings to quadrant means first. */
+  readonly reduce?: "quadrant-mean";
+  /** Sentinel rewrites applied to the readings, in order. */
+  readonly map?: readonly ReadingMap[];
+  /** Searches run to completion before every measurement of this one. */
+  readonly before?: readonly SearchSpec[];
+  /** Keep the codes and readings of every step. */
+  readonly trace?: boolean;
+}
+
+/** The outcome of a search, for every instance of every chip. */
+export interface SearchResult {
+  /** Final codes (also written to the chips). */
+  readonly codes: Int32Array;
+  /** 1 where the search did not end on a range bound. */
+  readonly success: Uint8Array;
+  /** Codes measured and readings (after maps) of every step, if asked for. */
+  readonly trace?: { readonly codes: Int32Array[]; readonly readings: Float32Array[] };
+}
+
+/**
+ * True (noise-free) physical parameters of every neuron of every twin chip
+ * (`chips × 512` each, SI units), and the noise-free, unrounded CADC readings
+ * of the potentials (`*_cadc`, LSB).
+ * - `E_L`: the potential the leak OTA pulls towards (mismatch, OTA offset and
+ *   crosstalk included);
+ * - `V_rest`: where the membrane settles (DC currents of enabled synaptic
+ *   references and of an enabled offset current included);
+ * - `V_R`: where the membrane is held during reset (the clamp against the leak);
+ * - `V_T`: the spike threshold; `tau_mem = C_m/g_L`; `tau_syn_*` of the lines;
+ *   `t_ref`: the refractory time of the counter and clock.
+ */
+export interface Truth {
+  readonly E_L: Float64Array;
+  readonly V_rest: Float64Array;
+  readonly V_R: Float64Array;
+  readonly V_T: Float64Array;
+  readonly tau_mem: Float64Array;
+  readonly tau_syn_exc: Float64Array;
+  readonly tau_syn_inh: Float64Array;
+  readonly C_m: Float64Array;
+  readonly t_ref: Float64Array;
+  readonly E_L_cadc: Float64Array;
+  readonly V_rest_cadc: Float64Array;
+  readonly V_R_cadc: Float64Array;
+  readonly V_T_cadc: Float64Array;
+}
+
+/** The interface every executor implements. */
+export interface Backend {
+  /** What runs the chips. */
+  readonly info: BackendInfo;
+  /** The chips of the batch, in order. */
+  readonly chips: readonly ChipRef[];
+  /** Per-chip RNG keys: the seed for twins, a hash of the id otherwise. */
+  readonly keys: Uint32Array;
+  /** A copy of each chip's operation counter. */
+  counters(): Uint32Array;
+  /** Returns each chip's counter and advances it by `n` (default 1). */
+  claim(n?: number): Uint32Array;
+  /** Writes a configuration patch to every chip; rejects it whole on bad input. */
+  write(patch: ConfigPatch): Promise<void>;
+  /** A snapshot of every chip's configuration. */
+  config(): Promise<ChipConfig[]>;
+  /** Runs a measurement on every chip. */
+  measure(m: Measurement): Promise<Float32Array>;
+  /** Runs a whole search on every chip. */
+  search(spec: SearchSpec): Promise<SearchResult>;
+  /**
+   * Twins only: the true parameters under the current configuration, or
+   * under it with `patch` applied (without applying it). Calibration code
+   * must never call it.
+   */
+  truth?(patch?: ConfigPatch): Promise<Truth>;
+  /** Releases the backend's resources. */
+  close(): Promise<void>;
+}

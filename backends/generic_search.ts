@@ -1,0 +1,243 @@
+/**
+ * A `search` for any executor, built on `write` + `measure`: the search
+ * update rules of `search_rules.ts` drive the codes, one measurement per
+ * step, with the spec's sub-searches run before every measurement. An
+ * executor may replace it with a fused search as long as it claims the same
+ * operations in the same order (then a chip's codes do not depend on the
+ * executor's batch).
+ *
+ * @module
+ */
+
+import type { Backend, ReadingMap, SearchResult, SearchSpec } from "./backend.ts";
+import { FIELDS, fieldSize } from "./config.ts";
+import { NEURONS, QUADRANTS } from "./layout.ts";
+import { measurementSize, validateMeasurement } from "./measurement.ts";
+import {
+  initSearch,
+  planSearch,
+  searchResult,
+  searchUpdate,
+  startOffsets,
+} from "./search_rules.ts";
+
+const _SEARCHABLE = new Set([
+  "syn_i_bias_dac",
+  "cadc_v_ramp_offset",
+  "cadc_i_ramp_slope",
+  "cadc_channel_offset",
+]);
+
+/**
+ * Checks a search spec and returns its shape: instances per chip and range.
+ * Throws `TypeError` for an unknown field or measurement kind and
+ * `RangeError` for a bad range, target length or a measurement whose shape
+ * does not match the field.
+ *
+ * @example
+ * ```ts
+ * import { validateSearchSpec } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * const s = validateSearchSpec({
+ *   field: "v_leak", algorithm: { name: "binary" }, target: 80,
+ *   measurement: { kind: "resting-potential" },
+ * }, 2);
+ * assert.deepEqual(s, { size: 512, lower: 0, upper: 1022 });
+ * ```
+ */
+export function validateSearchSpec(
+  spec: SearchSpec,
+  chips: number,
+): { size: number; lower: number; upper: number } {
+  const field = spec.field;
+  if (!Object.hasOwn(FIELDS, field)) {
+    throw new TypeError(`Unknown search field "${String(field)}"`);
+  }
+  const f = FIELDS[field];
+  if (f.group !== "capmem" && !_SEARCHABLE.has(field)) {
+    throw new TypeError(`Field "${field}" cannot be searched`);
+  }
+  const size = fieldSize(field);
+  const [lower, upper] = spec.range ?? [f.min, f.max];
+  if (!Number.isInteger(lower) || !Number.isInteger(upper) || lower < f.min || upper > f.max) {
+    throw new RangeError(
+      `Search range ${lower}..${upper} of ${field} must be integers inside ${f.min}..${f.max}`,
+    );
+  }
+  validateMeasurement(spec.measurement);
+  let produced = measurementSize(spec.measurement);
+  if (spec.reduce === "quadrant-mean") produced = QUADRANTS;
+  if (produced !== size) {
+    throw new RangeError(
+      `Measurement ${spec.measurement.kind} gives ${produced} values per chip, but ${field} has ${size}`,
+    );
+  }
+  _checkLength("target", spec.target, size, chips);
+  for (const m of spec.map ?? []) {
+    if (m.op !== "before-failed") _checkLength(`map ${m.op} limit`, m.limit, size, chips);
+  }
+  return { size, lower, upper };
+}
+
+function _checkLength(
+  name: string,
+  v: number | ArrayLike<number>,
+  size: number,
+  chips: number,
+): void {
+  if (typeof v === "number") return;
+  if (v.length !== size && v.length !== size * chips) {
+    throw new RangeError(
+      `Search ${name} has ${v.length} values, expected 1, ${size} or ${size * chips}`,
+    );
+  }
+}
+
+/**
+ * Expands a scalar, a per-chip-shared array or a chip-major array to
+ * `chips × size` values.
+ *
+ * @example
+ * ```ts
+ * import { expandPerInstance } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...expandPerInstance([1, 2], 2, 2)], [1, 2, 1, 2]);
+ * assert.deepEqual([...expandPerInstance(5, 1, 3)], [5, 5, 5]);
+ * ```
+ */
+export function expandPerInstance(
+  v: number | ArrayLike<number>,
+  size: number,
+  chips: number,
+): Float64Array {
+  const out = new Float64Array(size * chips);
+  if (typeof v === "number") return out.fill(v);
+  if (v.length === size * chips) {
+    for (let i = 0; i < out.length; i++) out[i] = v[i]!;
+    return out;
+  }
+  for (let c = 0; c < chips; c++) {
+    for (let i = 0; i < size; i++) out[c * size + i] = v[i]!;
+  }
+  return out;
+}
+
+/**
+ * Quadrant means of per-neuron (512) or per-channel (1024) readings, per chip.
+ *
+ * @example
+ * ```ts
+ * import { quadrantMeans } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * const r = new Float32Array(512).map((_, n) => n >> 7);
+ * assert.deepEqual([...quadrantMeans(r, 1)], [0, 1, 2, 3]);
+ * ```
+ */
+export function quadrantMeans(readings: Float32Array, chips: number): Float32Array {
+  const per = readings.length / chips;
+  const out = new Float32Array(chips * QUADRANTS);
+  const sums = new Float64Array(QUADRANTS);
+  for (let c = 0; c < chips; c++) {
+    sums.fill(0);
+    for (let i = 0; i < per; i++) sums[(i % NEURONS) >> 7]! += readings[c * per + i]!;
+    for (let q = 0; q < QUADRANTS; q++) out[c * QUADRANTS + q] = sums[q]! / (per / QUADRANTS);
+  }
+  return out;
+}
+
+/**
+ * Applies reading maps in order (see {@linkcode ReadingMap}).
+ *
+ * @example A floating membrane reads 0
+ * ```ts
+ * import { applyReadingMaps } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * const r = applyReadingMaps(new Float32Array([10, 99]), new Int32Array(2), undefined,
+ *   [{ op: "above", limit: 50, value: 0 }], 2, 1);
+ * assert.deepEqual([...r], [10, 0]);
+ * ```
+ */
+export function applyReadingMaps(
+  readings: Float32Array,
+  codes: Int32Array,
+  beforeSuccess: Uint8Array | undefined,
+  maps: readonly ReadingMap[],
+  size: number,
+  chips: number,
+): Float32Array {
+  const out = readings.slice();
+  for (const m of maps) {
+    if (m.op === "before-failed") {
+      if (!beforeSuccess) continue;
+      for (let i = 0; i < out.length; i++) if (!beforeSuccess[i]) out[i] = m.value;
+      continue;
+    }
+    const limit = expandPerInstance(m.limit, size, chips);
+    for (let i = 0; i < out.length; i++) {
+      if (m.op === "above" ? out[i]! > limit[i]! : codes[i]! < limit[i]!) out[i] = m.value;
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs a search on any backend through its `write`, `measure` and `search`
+ * (for sub-searches).
+ *
+ * @example Calibrate every neuron's leak to read 80 on a twin
+ * ```ts
+ * import { openBackend } from "../mod.ts";
+ * import { genericSearch } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * const be = await openBackend({ backend: "cpu", chips: 1 });
+ * const r = await genericSearch(be, {
+ *   field: "v_leak", algorithm: { name: "noisy-binary" }, target: 80,
+ *   measurement: { kind: "resting-potential" },
+ * });
+ * assert.equal(r.codes.length, 512);
+ * const read = await be.measure({ kind: "resting-potential" });
+ * assert.ok(Math.abs(read.reduce((a, b) => a + b) / 512 - 80) < 2);
+ * await be.close();
+ * ```
+ */
+export async function genericSearch(backend: Backend, spec: SearchSpec): Promise<SearchResult> {
+  const chips = backend.chips.length;
+  const { size, lower, upper } = validateSearchSpec(spec, chips);
+  const plan = planSearch(spec.algorithm, lower, upper);
+  const counters = backend.claim(1);
+  const n = chips * size;
+  let offsets: Int32Array | undefined;
+  for (let c = 0; c < chips; c++) {
+    const o = startOffsets(spec.algorithm, backend.keys[c]!, counters[c]!, size);
+    if (!o) break;
+    offsets ??= new Int32Array(n);
+    offsets.set(o, c * size);
+  }
+  const target = expandPerInstance(spec.target, size, chips);
+  let state = initSearch(plan, spec.inverted ?? false, n, offsets);
+  const trace = spec.trace
+    ? { codes: [] as Int32Array[], readings: [] as Float32Array[] }
+    : undefined;
+  while (!state.done) {
+    await backend.write({ [spec.field]: state.codes });
+    let beforeSuccess: Uint8Array | undefined;
+    for (const sub of spec.before ?? []) {
+      const r = await backend.search(sub);
+      if (r.success.length === n) {
+        beforeSuccess ??= new Uint8Array(n).fill(1);
+        for (let i = 0; i < n; i++) beforeSuccess[i] = beforeSuccess[i]! & r.success[i]!;
+      }
+    }
+    let readings = await backend.measure(spec.measurement);
+    if (spec.reduce === "quadrant-mean") readings = quadrantMeans(readings, chips);
+    if (spec.map) {
+      readings = applyReadingMaps(readings, state.codes, beforeSuccess, spec.map, size, chips);
+    }
+    trace?.codes.push(state.codes.slice());
+    trace?.readings.push(readings);
+    state = searchUpdate(state, readings, target);
+  }
+  const result = searchResult(state);
+  await backend.write({ [spec.field]: result.codes });
+  return trace ? { ...result, trace } : result;
+}

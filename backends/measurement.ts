@@ -1,0 +1,294 @@
+/**
+ * The measurement kinds every backend implements, one name each (trait,
+ * kernels, wire protocol), with their settings and the shape of what they
+ * return. Times are SI seconds; potentials are CADC LSB; time constants are
+ * seconds; counts are counts.
+ *
+ * @module
+ */
+
+import { CADC_CHANNELS, NEURONS, QUADRANTS } from "./layout.ts";
+
+/** Every measurement kind, in a stable order. */
+export const MEASUREMENT_KINDS = [
+  "resting-potential",
+  "reset-potential",
+  "threshold-max",
+  "tau-mem",
+  "tau-mem-reset",
+  "tau-mem-cadc",
+  "tau-syn-exc",
+  "tau-syn-inh",
+  "synline-drop",
+  "psp-amplitude-exc",
+  "psp-amplitude-inh",
+  "spike-count",
+  "cadc-reference",
+] as const;
+
+/** The name of a measurement kind. */
+export type MeasurementKind = (typeof MEASUREMENT_KINDS)[number];
+
+/** CADC reading of each neuron's settled membrane (mean of its two channels). */
+export interface RestingPotential {
+  readonly kind: "resting-potential";
+  /** Independent reads averaged per neuron (default 1). */
+  readonly reads?: number;
+}
+
+/** CADC reading while each neuron is held in reset. */
+export interface ResetPotential {
+  readonly kind: "reset-potential";
+  /** Independent reads averaged per neuron (default 1). */
+  readonly reads?: number;
+}
+
+/**
+ * Maximum of CADC samples while the offset current (chip's `i_mem_offset`,
+ * switched on by the measurement together with the threshold comparator)
+ * drives regular firing: the reading just below the spike threshold. calix
+ * takes 3 batches of 1000 back-to-back reads per hemisphere (1.7 µs apart).
+ */
+export interface ThresholdMax {
+  readonly kind: "threshold-max";
+  /** Back-to-back CADC reads per hemisphere and batch (default 1000). */
+  readonly samples?: number;
+  /** Batches, each starting with a reset of all neurons (default 3). */
+  readonly batches?: number;
+  /** Integration step (default the CADC read period / 2 = 0.85 µs). */
+  readonly dtSeconds?: number;
+}
+
+/**
+ * τ_mem from the decay after an offset-current step (calix's offset method,
+ * for τ ≥ 3 µs): the offset current is on for `stepSeconds`, then switched
+ * off; the MADC samples the decay and the estimator fits it. Threshold off.
+ */
+export interface TauMem {
+  readonly kind: "tau-mem";
+  /** Length of the sampled decay (default 30 µs; choose ≈3× the expected τ). */
+  readonly windowSeconds?: number;
+  /** Duration of the offset-current step before the decay (default 100 µs). */
+  readonly stepSeconds?: number;
+  /** Cap on MADC samples (decimates long windows; default 3000). */
+  readonly maxSamples?: number;
+}
+
+/** τ_mem from the rise after a reset (calix's reset method, for short τ). Threshold off. */
+export interface TauMemReset {
+  readonly kind: "tau-mem-reset";
+  /** Length of the sampled rise (default 30 µs; choose ≈3× the expected τ). */
+  readonly windowSeconds?: number;
+  /** Cap on MADC samples (default 3000). */
+  readonly maxSamples?: number;
+}
+
+/** Reset, release, wait `waitSeconds`, one CADC read (calix's CADC τ_mem method). Threshold off. */
+export interface TauMemCadc {
+  readonly kind: "tau-mem-cadc";
+  /** Wait between the release from reset and the read. */
+  readonly waitSeconds: number;
+}
+
+/**
+ * τ_syn from the decay of the synaptic line after back-to-back events
+ * (the line itself is read out, as calix does). `+Infinity` where the drop
+ * is below 10 MADC LSB (a floating line).
+ */
+export interface TauSyn {
+  readonly kind: "tau-syn-exc" | "tau-syn-inh";
+  /** Length of the sampled decay (default 30 µs; choose ≈3× the expected τ). */
+  readonly windowSeconds?: number;
+  /** Back-to-back events (default 5). */
+  readonly events?: number;
+  /** Total weight per event in weight LSB, rows × weight (default 8 × 10 = 80). */
+  readonly weight?: number;
+  /** Cap on MADC samples (default 3000). */
+  readonly maxSamples?: number;
+}
+
+/**
+ * Drop of the (excitatory) synaptic line per event, CADC before minus after,
+ * median per quadrant: returns `chips × 4`.
+ */
+export interface SynlineDrop {
+  readonly kind: "synline-drop";
+  /** Total weight per event, rows × weight (default 64 × 31). */
+  readonly weight?: number;
+}
+
+/**
+ * PSP amplitude: CADC after `events` events (1 µs apart, read 1 µs after the
+ * last) minus before, times +1 (exc) or −1 (inh), averaged over `runs`.
+ * Uses the chip's synaptic-input configuration as it is.
+ */
+export interface PspAmplitude {
+  readonly kind: "psp-amplitude-exc" | "psp-amplitude-inh";
+  /** Events per run (default 15). */
+  readonly events?: number;
+  /** Spacing of the events (default 1 µs). */
+  readonly spacingSeconds?: number;
+  /** Runs averaged (default 5). */
+  readonly runs?: number;
+  /** Total weight per event, rows × weight (default 8 × 10 = 80). */
+  readonly weight?: number;
+  /** Integration step (default 40 ns). */
+  readonly dtSeconds?: number;
+}
+
+/** Spikes counted over a window, with the chip's configuration as it is. */
+export interface SpikeCount {
+  readonly kind: "spike-count";
+  /** Counting window. */
+  readonly windowSeconds: number;
+  /**
+   * `"8bit"` (hardware counter: an overflow reads `overflowValue`) or
+   * `"exact"` (32-bit count, the twin's extra). Default `"exact"`.
+   */
+  readonly counter?: "8bit" | "exact";
+  /** Reported for an overflowed 8-bit counter (default 65025 = 255², as calix). */
+  readonly overflowValue?: number;
+  /** Integration step (default 0.1 µs; threshold crossings are interpolated inside a step). */
+  readonly dtSeconds?: number;
+}
+
+/**
+ * All 1024 CADC channels read one reference voltage driven onto the debug
+ * line by a CapMem voltage cell at `code`: returns `chips × 1024` raw channel
+ * readings (digital offsets included).
+ */
+export interface CadcReference {
+  readonly kind: "cadc-reference";
+  /** CapMem code of the reference voltage cell, 0..1022. */
+  readonly code: number;
+}
+
+/** A measurement: one of the kinds with its settings. */
+export type Measurement =
+  | RestingPotential
+  | ResetPotential
+  | ThresholdMax
+  | TauMem
+  | TauMemReset
+  | TauMemCadc
+  | TauSyn
+  | SynlineDrop
+  | PspAmplitude
+  | SpikeCount
+  | CadcReference;
+
+/**
+ * Values per chip a measurement returns: 512 (per neuron), 4 (per quadrant)
+ * or 1024 (per CADC channel).
+ *
+ * @example
+ * ```ts
+ * import { measurementSize } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(measurementSize({ kind: "synline-drop" }), 4);
+ * assert.equal(measurementSize({ kind: "cadc-reference", code: 310 }), 1024);
+ * assert.equal(measurementSize({ kind: "resting-potential" }), 512);
+ * ```
+ */
+export function measurementSize(m: Measurement): number {
+  switch (m.kind) {
+    case "synline-drop":
+      return QUADRANTS;
+    case "cadc-reference":
+      return CADC_CHANNELS;
+    default:
+      return NEURONS;
+  }
+}
+
+function _positive(kind: string, name: string, v: unknown, integer = false): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new RangeError(
+      `${kind}: ${name} must be a positive ${integer ? "integer" : "finite number"}, got ${
+        String(v)
+      }`,
+    );
+  }
+}
+
+/**
+ * Checks a measurement before anything runs: `TypeError` for an unknown kind,
+ * `RangeError` for a bad setting, naming it.
+ *
+ * @example
+ * ```ts
+ * import { validateMeasurement } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * validateMeasurement({ kind: "tau-mem", windowSeconds: 30e-6 });
+ * assert.throws(() => validateMeasurement({ kind: "tau-men" } as never), TypeError);
+ * assert.throws(() => validateMeasurement({ kind: "spike-count", windowSeconds: -1 }), RangeError);
+ * ```
+ */
+export function validateMeasurement(m: Measurement): void {
+  if (
+    typeof m !== "object" || m === null ||
+    !(MEASUREMENT_KINDS as readonly string[]).includes((m as { kind: string }).kind)
+  ) {
+    const kind = (m as { kind?: unknown } | null)?.kind;
+    throw new TypeError(
+      `Unknown measurement kind "${String(kind)}"; known kinds are ${MEASUREMENT_KINDS.join(", ")}`,
+    );
+  }
+  const k = m.kind;
+  switch (m.kind) {
+    case "resting-potential":
+    case "reset-potential":
+      _positive(k, "reads", m.reads, true);
+      break;
+    case "threshold-max":
+      _positive(k, "samples", m.samples, true);
+      _positive(k, "batches", m.batches, true);
+      _positive(k, "dtSeconds", m.dtSeconds);
+      break;
+    case "tau-mem":
+      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "stepSeconds", m.stepSeconds);
+      _positive(k, "maxSamples", m.maxSamples, true);
+      break;
+    case "tau-mem-reset":
+      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "maxSamples", m.maxSamples, true);
+      break;
+    case "tau-mem-cadc":
+      if (m.waitSeconds === undefined) throw new RangeError(`${k}: waitSeconds is required`);
+      _positive(k, "waitSeconds", m.waitSeconds);
+      break;
+    case "tau-syn-exc":
+    case "tau-syn-inh":
+      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "events", m.events, true);
+      _positive(k, "weight", m.weight);
+      _positive(k, "maxSamples", m.maxSamples, true);
+      break;
+    case "synline-drop":
+      _positive(k, "weight", m.weight);
+      break;
+    case "psp-amplitude-exc":
+    case "psp-amplitude-inh":
+      _positive(k, "events", m.events, true);
+      _positive(k, "spacingSeconds", m.spacingSeconds);
+      _positive(k, "runs", m.runs, true);
+      _positive(k, "weight", m.weight);
+      _positive(k, "dtSeconds", m.dtSeconds);
+      break;
+    case "spike-count":
+      if (m.windowSeconds === undefined) throw new RangeError(`${k}: windowSeconds is required`);
+      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "dtSeconds", m.dtSeconds);
+      if (m.counter !== undefined && m.counter !== "8bit" && m.counter !== "exact") {
+        throw new RangeError(`${k}: counter must be "8bit" or "exact", got ${String(m.counter)}`);
+      }
+      break;
+    case "cadc-reference":
+      if (!Number.isInteger(m.code) || m.code < 0 || m.code > 1022) {
+        throw new RangeError(`${k}: code must be an integer in 0..1022, got ${String(m.code)}`);
+      }
+      break;
+  }
+}

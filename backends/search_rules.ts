@@ -1,0 +1,496 @@
+/**
+ * Batched, pure update rules for calix's parameter searches: `BinarySearch`,
+ * `NoisyBinarySearch` and `LinearPrediction`. A search is a state machine
+ * whose update step is a pure function of (state, measurement, target): the
+ * caller configures {@linkcode SearchState.codes}, measures one reading per
+ * instance and hands the readings to {@linkcode searchUpdate}, which returns
+ * the next state. The rule is plain integer and float logic over typed arrays
+ * so that a WGSL kernel can apply the identical step.
+ *
+ * Binary searches (range `lower..upper`, `N = upper − lower + 1`):
+ *
+ * - `n_steps = ceil(log2 N) + 2` measurements (one more for the noisy
+ *   variant), increments `inc[k] = ceil(N / 2^(k+2))`, the noise amplitude
+ *   inserted into the descending list for the noisy variant;
+ * - step `k` (with `left = n_steps − k − 1` steps still to come) records the
+ *   measured code and `|reading − target|` in history slot `left` when
+ *   `left < best`, then bisects (`left > 1`), mirrors around the previous
+ *   point (`left = 1`) or, after the last measurement, picks the best code of
+ *   the history; codes are clipped to the range after every step.
+ *
+ * `LinearPrediction` measures once at the probe and predicts
+ * `round(poly(target) + probe − poly(reading))` with `poly(r) = offset + slope·r`.
+ *
+ * A search "succeeds" unless its final code lies on (or beyond) a range bound,
+ * exactly as calix's `Calib.run` reports it.
+ *
+ * @module
+ */
+
+import { searchStartOffset } from "./rng.ts";
+
+/** A search algorithm and its settings, as calix's algorithm classes take them. */
+export type SearchAlgorithm =
+  | { readonly name: "binary" }
+  | {
+    readonly name: "noisy-binary";
+    /** Start-point spread and extra increment (calix `noise_amplitude`, default 5). */
+    readonly noise?: number;
+  }
+  | {
+    readonly name: "linear-prediction";
+    /** The parameter code measured once. */
+    readonly probe: number;
+    /** Constant term of the result → parameter polynomial (default 0). */
+    readonly offset?: number;
+    /** Linear term of the result → parameter polynomial (default 1). */
+    readonly slope?: number;
+  };
+
+/** The fixed schedule of a search over one parameter range. */
+export interface SearchPlan {
+  /** The algorithm the plan was made for. */
+  readonly algorithm: SearchAlgorithm;
+  /** Lowest allowed code (inclusive). */
+  readonly lower: number;
+  /** Highest allowed code (inclusive). */
+  readonly upper: number;
+  /** Number of measurements (calix `n_steps`; 1 for linear prediction). */
+  readonly measurements: number;
+  /**
+   * calix's increment list, indexed by step: step `k` bisects with
+   * `increments[k]`. Only the first `measurements − 2` entries are used; the
+   * last two steps are the mirror step and the final measurement. Empty for
+   * linear prediction.
+   */
+  readonly increments: readonly number[];
+  /** Start code before any start offset (the probe for linear prediction). */
+  readonly start: number;
+  /** History slots kept, i.e. how many of the last measurements compete for the result. */
+  readonly best: number;
+  /** Noise amplitude of a noisy binary search, else 0. */
+  readonly noise: number;
+}
+
+/**
+ * The schedule of a search over the inclusive range `lower..upper`.
+ *
+ * @throws {RangeError} for a range narrower than two codes, non-integer
+ * bounds, probe or noise, a noise below 1 or above the first increment
+ * ("excessive noise"), a probe outside the range, or non-finite polynomial
+ * coefficients.
+ *
+ * @example Binary and noisy binary search over the 10-bit CapMem range
+ * ```ts
+ * import { planSearch } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * const binary = planSearch({ name: "binary" }, 0, 1022);
+ * assert.equal(binary.measurements, 12);
+ * assert.equal(binary.start, 511);
+ * assert.deepEqual(binary.increments.slice(0, 10), [256, 128, 64, 32, 16, 8, 4, 2, 1, 1]);
+ * const noisy = planSearch({ name: "noisy-binary" }, 0, 1022);
+ * assert.equal(noisy.measurements, 13);
+ * assert.equal(noisy.best, 6);
+ * assert.throws(() => planSearch({ name: "noisy-binary", noise: 257 }, 0, 1022), RangeError);
+ * ```
+ */
+export function planSearch(
+  algorithm: SearchAlgorithm,
+  lower: number,
+  upper: number,
+): SearchPlan {
+  if (!Number.isSafeInteger(lower) || !Number.isSafeInteger(upper)) {
+    throw new RangeError(`Search bounds must be integers, got ${lower}..${upper}`);
+  }
+  if (upper - lower < 1) {
+    throw new RangeError(`Search range ${lower}..${upper} must span at least two codes`);
+  }
+  if (algorithm.name === "linear-prediction") {
+    const { probe, offset = 0, slope = 1 } = algorithm;
+    if (!Number.isSafeInteger(probe)) {
+      throw new RangeError(`Linear prediction probe must be an integer, got ${probe}`);
+    }
+    if (probe < lower || probe > upper) {
+      throw new RangeError(
+        `Linear prediction probe ${probe} lies outside the range ${lower}..${upper}`,
+      );
+    }
+    if (!Number.isFinite(offset) || !Number.isFinite(slope)) {
+      throw new RangeError(
+        `Linear prediction offset and slope must be finite, got ${offset} and ${slope}`,
+      );
+    }
+    return {
+      algorithm,
+      lower,
+      upper,
+      measurements: 1,
+      increments: [],
+      start: probe,
+      best: 1,
+      noise: 0,
+    };
+  }
+  const n = upper - lower + 1;
+  const bisections = Math.ceil(Math.log2(n));
+  let steps = bisections + 2;
+  if (steps < 3) {
+    throw new RangeError(`Binary search needs at least 3 steps, got ${steps}`);
+  }
+  const increments: number[] = [];
+  for (let k = 0; k < steps; k++) increments.push(Math.ceil(n / 2 ** (k + 2)));
+  let best = 3;
+  let noise = 0;
+  if (algorithm.name === "noisy-binary") {
+    noise = algorithm.noise ?? 5;
+    if (!Number.isSafeInteger(noise)) {
+      throw new RangeError(`Noise amplitude must be an integer, got ${noise}`);
+    }
+    if (noise < 1) {
+      throw new RangeError(`Noise amplitude must be at least 1, got ${noise}`);
+    }
+    if (noise > increments[0]!) {
+      throw new RangeError(
+        `Excessive noise: amplitude ${noise} exceeds the first increment ${increments[0]!}`,
+      );
+    }
+    increments.push(noise);
+    increments.sort((a, b) => b - a);
+    steps += 1;
+    best += Math.ceil(Math.log2(noise));
+  }
+  return {
+    algorithm,
+    lower,
+    upper,
+    measurements: steps,
+    increments,
+    start: lower + Math.floor(n / 2),
+    best,
+    noise,
+  };
+}
+
+/** A batch of searches between two measurements. */
+export interface SearchState {
+  /** The schedule all instances follow. */
+  readonly plan: SearchPlan;
+  /** Whether a higher code lowers the reading (bisection signs swapped). */
+  readonly inverted: boolean;
+  /** Number of independent searches in the batch. */
+  readonly instances: number;
+  /** Measurements consumed so far (0..plan.measurements). */
+  readonly step: number;
+  /** Codes to configure for the next measurement; once done, the final codes. */
+  readonly codes: Int32Array;
+  /** History codes, `plan.best × instances`, slot-major; slot `s` holds the measurement with `s` steps left. */
+  readonly histCodes: Int32Array;
+  /** `|reading − target|` for each history slot. */
+  readonly histDist: Float64Array;
+  /** Whether every measurement has been consumed. */
+  readonly done: boolean;
+}
+
+/**
+ * The state before the first measurement: every instance at the plan's start
+ * code, plus its start offset for a noisy binary search, clipped to the range.
+ * Offsets are ignored by the other algorithms.
+ *
+ * @throws {RangeError} for a non-positive or non-integer instance count, or a
+ * noisy binary search without one integer offset per instance.
+ *
+ * @example
+ * ```ts
+ * import { initSearch, planSearch } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * const plan = planSearch({ name: "noisy-binary", noise: 5 }, 0, 1022);
+ * const state = initSearch(plan, false, 3, [-5, 0, 4]);
+ * assert.deepEqual([...state.codes], [506, 511, 515]);
+ * assert.equal(state.step, 0);
+ * assert.equal(state.done, false);
+ * ```
+ */
+export function initSearch(
+  plan: SearchPlan,
+  inverted: boolean,
+  instances: number,
+  startOffsets?: ArrayLike<number>,
+): SearchState {
+  if (!Number.isSafeInteger(instances) || instances < 1) {
+    throw new RangeError(`Instance count must be a positive integer, got ${instances}`);
+  }
+  const codes = new Int32Array(instances).fill(plan.start);
+  if (plan.algorithm.name === "noisy-binary") {
+    if (startOffsets === undefined) {
+      throw new RangeError("Noisy binary search requires start offsets");
+    }
+    if (startOffsets.length !== instances) {
+      throw new RangeError(
+        `Expected ${instances} start offsets, got ${startOffsets.length}`,
+      );
+    }
+    for (let i = 0; i < instances; i++) {
+      const o = startOffsets[i]!;
+      if (!Number.isSafeInteger(o)) {
+        throw new RangeError(`Start offset ${i} must be an integer, got ${o}`);
+      }
+      codes[i] = _clip(plan.start + o, plan.lower, plan.upper);
+    }
+  }
+  return {
+    plan,
+    inverted,
+    instances,
+    step: 0,
+    codes,
+    histCodes: new Int32Array(plan.best * instances),
+    histDist: new Float64Array(plan.best * instances),
+    done: false,
+  };
+}
+
+/**
+ * One search step: consumes one reading per instance (measured at
+ * `state.codes`) and returns the next state, leaving the input untouched.
+ *
+ * Binary searches, at step `k` with `left = measurements − k − 1`:
+ * 1. when `left < best`, history slot `left` gets the code and
+ *    `|reading − target|`;
+ * 2. `left > 1`: `hi = reading > target`; a high reading lowers the code by
+ *    `increments[k]`, any other reading (also NaN) raises it; signs swap when
+ *    inverted;
+ * 3. `left = 1`: mirror step `2·hist[2] − hist[1]`, nudged one code inwards
+ *    when both points sat on the same bound;
+ * 4. the code is clipped to the range;
+ * 5. `left = 0`: the code becomes the history code with the smallest distance.
+ *    Slots are scanned from 0 (the last measurement) upwards and the first
+ *    minimum wins, as numpy's `argmin` over calix's history does: ties go to
+ *    the most recent measurement, and a NaN distance wins outright.
+ *
+ * Linear prediction: `round(poly(target) + probe − poly(reading))` with
+ * `poly(r) = offset + slope·r`, rounding half to even (numpy and WGSL
+ * `round`), then clipped; a NaN prediction becomes `lower`, ±Infinity the
+ * matching bound. `inverted` does not apply (use a negative slope).
+ *
+ * @throws {RangeError} when the search is done, or readings or a target array
+ * do not have one entry per instance.
+ *
+ * @example Three steps of a binary search over 0..15
+ * ```ts
+ * import { initSearch, planSearch, searchUpdate } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * const plan = planSearch({ name: "binary" }, 0, 15);
+ * let state = initSearch(plan, false, 2);
+ * assert.deepEqual([...state.codes], [8, 8]);
+ * state = searchUpdate(state, [8, 8], [3, 12]);
+ * assert.deepEqual([...state.codes], [4, 12]);
+ * state = searchUpdate(state, [4, 12], [3, 12]);
+ * assert.deepEqual([...state.codes], [2, 14]);
+ * assert.equal(state.step, 2);
+ * ```
+ */
+export function searchUpdate(
+  state: SearchState,
+  readings: ArrayLike<number>,
+  target: number | ArrayLike<number>,
+): SearchState {
+  const { plan, instances, inverted } = state;
+  if (state.done) {
+    throw new RangeError("Search is already done");
+  }
+  if (readings.length !== instances) {
+    throw new RangeError(`Expected ${instances} readings, got ${readings.length}`);
+  }
+  if (typeof target !== "number" && target.length !== instances) {
+    throw new RangeError(`Expected ${instances} targets, got ${target.length}`);
+  }
+  const codes = new Int32Array(instances);
+  const histCodes = state.histCodes.slice();
+  const histDist = state.histDist.slice();
+  const { lower, upper, best } = plan;
+  const k = state.step;
+  const left = plan.measurements - k - 1;
+  const algorithm = plan.algorithm;
+  for (let i = 0; i < instances; i++) {
+    const p = state.codes[i]!;
+    const r = readings[i]!;
+    const t = typeof target === "number" ? target : target[i]!;
+    if (left < best) {
+      histCodes[left * instances + i] = p;
+      histDist[left * instances + i] = Math.abs(r - t);
+    }
+    if (algorithm.name === "linear-prediction") {
+      codes[i] = _predict(algorithm, r, t, lower, upper);
+      continue;
+    }
+    let q = p;
+    if (left > 1) {
+      const inc = plan.increments[k]!;
+      const down = (r > t) !== inverted;
+      q = down ? p - inc : p + inc;
+    } else if (left === 1) {
+      const h2 = histCodes[2 * instances + i]!;
+      const h1 = histCodes[instances + i]!;
+      q = 2 * h2 - h1;
+      if (h2 === h1 && h2 === lower) q += 1;
+      if (h2 === h1 && h2 === upper) q -= 1;
+    }
+    q = _clip(q, lower, upper);
+    if (left === 0) q = _bestOfHistory(histCodes, histDist, best, instances, i);
+    codes[i] = q;
+  }
+  return {
+    plan,
+    inverted,
+    instances,
+    step: k + 1,
+    codes,
+    histCodes,
+    histDist,
+    done: left === 0,
+  };
+}
+
+/**
+ * The outcome of a finished search: its final codes, and `success[i] = 1`
+ * unless instance `i` ended on (or beyond) a range bound, which calix counts
+ * as a failed calibration.
+ *
+ * @throws {RangeError} when the search is not done.
+ *
+ * @example
+ * ```ts
+ * import { planSearch, runSearchSync } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * const plan = planSearch({ name: "binary" }, 0, 1022);
+ * const out = runSearchSync(plan, false, [0, 400, 1022], 3, (c) => Float64Array.from(c));
+ * assert.deepEqual([...out.codes], [0, 400, 1022]);
+ * assert.deepEqual([...out.success], [0, 1, 0]);
+ * ```
+ */
+export function searchResult(state: SearchState): { codes: Int32Array; success: Uint8Array } {
+  if (!state.done) {
+    throw new RangeError(
+      `Search is not done: ${state.step} of ${state.plan.measurements} measurements consumed`,
+    );
+  }
+  const { lower, upper } = state.plan;
+  const codes = state.codes.slice();
+  const success = new Uint8Array(codes.length);
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i]!;
+    success[i] = c <= lower || c >= upper ? 0 : 1;
+  }
+  return { codes, success };
+}
+
+/**
+ * Start offsets of a noisy binary search, uniform in `[−noise, +noise]` and
+ * keyed by (chip key, operation counter, instance) through
+ * {@linkcode searchStartOffset}; `undefined` for the other algorithms.
+ *
+ * @example
+ * ```ts
+ * import { startOffsets } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * const a = startOffsets({ name: "noisy-binary", noise: 5 }, 7, 0, 512)!;
+ * assert.ok(a.every((o) => o >= -5 && o <= 5));
+ * assert.deepEqual(a, startOffsets({ name: "noisy-binary", noise: 5 }, 7, 0, 512));
+ * assert.equal(startOffsets({ name: "binary" }, 7, 0, 512), undefined);
+ * ```
+ */
+export function startOffsets(
+  algorithm: SearchAlgorithm,
+  key: number,
+  counter: number,
+  instances: number,
+): Int32Array | undefined {
+  if (algorithm.name !== "noisy-binary") return undefined;
+  const noise = algorithm.noise ?? 5;
+  const out = new Int32Array(instances);
+  for (let i = 0; i < instances; i++) out[i] = searchStartOffset(key, counter, i, noise);
+  return out;
+}
+
+/**
+ * Runs a whole search synchronously: init, then measure and update until
+ * done. `measure` receives a copy of the codes to configure and returns one
+ * reading per instance. `steps` is the number of measurements made; calix's
+ * final configuration of the result is left to the caller.
+ *
+ * @example Inverted identity map
+ * ```ts
+ * import { planSearch, runSearchSync } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * const plan = planSearch({ name: "binary" }, 0, 1022);
+ * const measure = (c: Int32Array) => Float64Array.from(c, (x) => 1022 - x);
+ * const out = runSearchSync(plan, true, [100, 700.25], 2, measure);
+ * assert.deepEqual([...out.codes], [922, 322]);
+ * assert.equal(out.steps, 12);
+ * ```
+ */
+export function runSearchSync(
+  plan: SearchPlan,
+  inverted: boolean,
+  target: number | ArrayLike<number>,
+  instances: number,
+  measure: (codes: Int32Array) => ArrayLike<number>,
+  offsets?: ArrayLike<number>,
+): { codes: Int32Array; success: Uint8Array; steps: number } {
+  let state = initSearch(plan, inverted, instances, offsets);
+  while (!state.done) {
+    state = searchUpdate(state, measure(state.codes.slice()), target);
+  }
+  return { ...searchResult(state), steps: state.step };
+}
+
+function _clip(v: number, lower: number, upper: number): number {
+  return v < lower ? lower : v > upper ? upper : v;
+}
+
+function _bestOfHistory(
+  histCodes: Int32Array,
+  histDist: Float64Array,
+  best: number,
+  instances: number,
+  i: number,
+): number {
+  let slot = 0;
+  let min = histDist[i]!;
+  if (min === min) {
+    for (let s = 1; s < best; s++) {
+      const d = histDist[s * instances + i]!;
+      if (d !== d) {
+        slot = s;
+        break;
+      }
+      if (d < min) {
+        min = d;
+        slot = s;
+      }
+    }
+  }
+  return histCodes[slot * instances + i]!;
+}
+
+function _predict(
+  algorithm: { readonly probe: number; readonly offset?: number; readonly slope?: number },
+  reading: number,
+  target: number,
+  lower: number,
+  upper: number,
+): number {
+  const { probe, offset = 0, slope = 1 } = algorithm;
+  const x = (offset + slope * target) + (probe - (offset + slope * reading));
+  if (x !== x) return lower;
+  return _clip(_roundHalfEven(x), lower, upper);
+}
+
+function _roundHalfEven(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
