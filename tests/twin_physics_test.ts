@@ -3,7 +3,6 @@ import {
   chipParams,
   drawMismatch,
   type Measurement,
-  noiseless,
   openBackend,
   twinConfig,
   type TwinConfigOverride,
