@@ -319,6 +319,11 @@ function _resolveValue(field: FieldName, value: PatchValue, chips: number): Int3
   const size = fieldSize(field);
   const perChip: ArrayLike<unknown>[] = [];
   if (typeof value === "number" || typeof value === "boolean") {
+    const v = _toNumber(value);
+    if (!Number.isInteger(v)) throw new RangeError(`${field} must be an integer, got ${v}`);
+    if (v < spec.min || v > spec.max) {
+      throw new RangeError(`${field} must lie in ${spec.min}..${spec.max}, got ${v}`);
+    }
     const arr = new Array<number>(size).fill(_toNumber(value));
     for (let c = 0; c < chips; c++) perChip.push(arr);
   } else if (

@@ -62,25 +62,21 @@ export function chipSeeds(chips: number | readonly number[]): number[] {
  * await be.close();
  * ```
  */
-export function openBackend(options: OpenBackendOptions): Promise<Backend> {
+// deno-lint-ignore require-await
+export async function openBackend(options: OpenBackendOptions): Promise<Backend> {
   const seeds = chipSeeds(options.chips);
   switch (options.backend) {
     case "cpu":
     case "auto":
-      return Promise.resolve(new CpuBackend(seeds, twinConfig(options.twin ?? {})));
+      return new CpuBackend(seeds, twinConfig(options.twin ?? {}));
     case "webgpu":
-      return Promise.reject(
-        new Error("The webgpu backend is not available in this version of lifcal; use cpu"),
-      );
     case "remote":
-      return Promise.reject(
-        new Error("The remote backend is not available in this version of lifcal; use cpu"),
+      throw new Error(
+        `The ${options.backend} backend is not available in this version of lifcal; use cpu`,
       );
     default:
-      return Promise.reject(
-        new TypeError(
-          `Unknown backend "${String(options.backend)}"; use auto, cpu, webgpu or remote`,
-        ),
+      throw new TypeError(
+        `Unknown backend "${String(options.backend)}"; use auto, cpu, webgpu or remote`,
       );
   }
 }

@@ -71,20 +71,22 @@ export class CpuBackend implements Backend {
   }
 
   /** Writes a patch to every chip (validated whole first). */
-  write(patch: ConfigPatch): Promise<void> {
+  // deno-lint-ignore require-await
+  async write(patch: ConfigPatch): Promise<void> {
     this.#open();
     this.#batch.write(patch);
-    return Promise.resolve();
   }
 
   /** Snapshots of every chip's configuration. */
-  config(): Promise<ChipConfig[]> {
+  // deno-lint-ignore require-await
+  async config(): Promise<ChipConfig[]> {
     this.#open();
-    return Promise.resolve(this.chips.map((_, c) => cloneConfig(this.#batch.config(c))));
+    return this.chips.map((_, c) => cloneConfig(this.#batch.config(c)));
   }
 
   /** Runs a measurement on every chip; one operation per chip. */
-  measure(m: Measurement): Promise<Float32Array> {
+  // deno-lint-ignore require-await
+  async measure(m: Measurement): Promise<Float32Array> {
     this.#open();
     validateMeasurement(m);
     const size = measurementSize(m);
@@ -98,19 +100,20 @@ export class CpuBackend implements Backend {
       });
       out.set(r, c * size);
     }
-    return Promise.resolve(out);
+    return out;
   }
 
   /** Runs a whole search with the generic driver. */
-  search(spec: SearchSpec): Promise<SearchResult> {
+  async search(spec: SearchSpec): Promise<SearchResult> {
     this.#open();
-    return genericSearch(this, spec);
+    return await genericSearch(this, spec);
   }
 
   /** The twins' true parameters (tests and benchmarks only). */
-  truth(patch?: ConfigPatch): Promise<Truth> {
+  // deno-lint-ignore require-await
+  async truth(patch?: ConfigPatch): Promise<Truth> {
     this.#open();
-    return Promise.resolve(this.#batch.truth(patch));
+    return this.#batch.truth(patch);
   }
 
   /** Closes the backend; later calls reject. */

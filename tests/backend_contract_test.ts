@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { type Backend, type ConfigPatch, openBackend, type SearchSpec, VERSION } from "../mod.ts";
+
+/** The same sequence of operations on any backend: writes, measurements of every kind, a search. */
+async function script(be: Backend): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  await be.write({ v_leak: 500, i_bias_leak: 300, leak_division: 1, threshold_enable: 0 });
+  out.push(await be.measure({ kind: "resting-potential" }));
+  out.push(await be.measure({ kind: "tau-mem", windowSeconds: 20e-6, maxSamples: 300 }));
+  out.push(await be.measure({ kind: "tau-syn-exc", maxSamples: 300 }));
+  out.push(await be.measure({ kind: "cadc-reference", code: 310 }));
+  const spec: SearchSpec = {
+    field: "v_reset",
+    algorithm: { name: "noisy-binary" },
+    target: 70,
+    measurement: { kind: "reset-potential" },
+  };
+  const r = await be.search(spec);
+  out.push(Float32Array.from(r.codes));
+  await be.write({ synin_exc_enable: 1, i_bias_synin_exc_gm: 400 });
+  out.push(await be.measure({ kind: "psp-amplitude-exc", events: 3, runs: 1 }));
+  await be.write({ threshold_enable: 1, v_threshold: 420, v_leak: 700 });
+  out.push(await be.measure({ kind: "spike-count", windowSeconds: 50e-6 }));
+  return out;
+}
+
+function chipSlice(arrays: Float32Array[], chip: number, chips: number): Float32Array[] {
+  return arrays.map((a) => {
+    const per = a.length / chips;
+    return a.slice(chip * per, (chip + 1) * per);
+  });
+}
+
+Deno.test("the same seed gives bit-identical readings in two runs", async () => {
+  const a = await script(await openBackend({ backend: "cpu", chips: [5] }));
+  const b = await script(await openBackend({ backend: "cpu", chips: [5] }));
+  assert.deepEqual(a, b);
+});
+
+Deno.test("different seeds give different chips", async () => {
+  const both = await script(await openBackend({ backend: "cpu", chips: [5, 6] }));
+  const [r5, r6] = [chipSlice(both, 0, 2), chipSlice(both, 1, 2)];
+  for (let i = 0; i < r5.length; i++) assert.notDeepEqual(r5[i], r6[i]);
+  const truth = await (await openBackend({ backend: "cpu", chips: [5, 6] })).truth!();
+  assert.notDeepEqual(truth.tau_mem.slice(0, 512), truth.tau_mem.slice(512));
+});
+
+Deno.test("chip 7 alone and inside the batch [3, 7, 11] gives bit-identical readings", async () => {
+  const alone = await script(await openBackend({ backend: "cpu", chips: [7] }));
+  const batch = await script(await openBackend({ backend: "cpu", chips: [3, 7, 11] }));
+  assert.deepEqual(chipSlice(batch, 1, 3), alone);
+  // And its position in the batch does not matter either.
+  const first = await script(await openBackend({ backend: "cpu", chips: [7, 3] }));
+  assert.deepEqual(chipSlice(first, 0, 2), alone);
+});
+
+Deno.test("each measurement claims one operation per chip, a search one more for its start points", async () => {
+  const be = await openBackend({ backend: "cpu", chips: 2 });
+  await be.measure({ kind: "resting-potential" });
+  assert.deepEqual([...be.counters()], [1, 1]);
+  await be.search({
+    field: "v_leak",
+    algorithm: { name: "noisy-binary" },
+    target: 80,
+    measurement: { kind: "resting-potential" },
+  });
+  assert.deepEqual([...be.counters()], [15, 15]);
+});
+
+Deno.test("bad writes are rejected whole, naming the problem, and leave the chips unchanged", async (t) => {
+  const be = await openBackend({ backend: "cpu", chips: 2 });
+  await be.write({ v_leak: 400 });
+  const before = await be.config();
+  const cases: [string, ConfigPatch, ErrorConstructor, RegExp][] = [
+    [
+      "a code above 1022",
+      { v_threshold: 500, v_leak: 1023 },
+      RangeError,
+      /v_leak must lie in 0\.\.1022, got 1023/,
+    ],
+    ["a negative code", { v_reset: -1 }, RangeError, /v_reset.*0\.\.1022/],
+    ["a non-integer code", { i_bias_leak: 10.5 }, RangeError, /i_bias_leak must be an integer/],
+    [
+      "one bad neuron in an array",
+      {
+        v_leak: Array.from({ length: 512 }, (_, n) => (n === 17 ? 2000 : 300)),
+      },
+      RangeError,
+      /neurons 17 of chip 0/,
+    ],
+    [
+      "a wrong array length",
+      { v_leak: [1, 2, 3] },
+      RangeError,
+      /v_leak has 3 values, expected 1, 512/,
+    ],
+    [
+      "an unknown row",
+      { v_leek: 300 } as unknown as ConfigPatch,
+      TypeError,
+      /Unknown configuration field "v_leek"/,
+    ],
+    [
+      "a string value",
+      { v_leak: "300" } as unknown as ConfigPatch,
+      TypeError,
+      /v_leak must be a number/,
+    ],
+    [
+      "a quadrant cell with 5 values",
+      { syn_i_bias_dac: [1, 2, 3, 4, 5] },
+      RangeError,
+      /syn_i_bias_dac has 5 values/,
+    ],
+    ["a flag of 2", { leak_division: 2 }, RangeError, /leak_division must lie in 0\.\.1/],
+    [
+      "a channel offset of 128",
+      { cadc_channel_offset: 128 },
+      RangeError,
+      /cadc_channel_offset must lie in -128\.\.127/,
+    ],
+    [
+      "per-chip arrays for 3 chips",
+      { v_leak: [[1], [2], [3]] },
+      RangeError,
+      /3 per-chip arrays, expected one per chip \(2\)/,
+    ],
+  ];
+  for (const [name, patch, type, message] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(
+        () => be.write(patch),
+        (e: Error) => e instanceof type && message.test(e.message),
+      );
+      assert.deepEqual(await be.config(), before);
+    });
+  }
+});
+
+Deno.test("bad measurements and searches are rejected naming the problem", async () => {
+  const be = await openBackend({ backend: "cpu", chips: 1 });
+  await assert.rejects(() => be.measure({ kind: "tau-men" } as never), TypeError);
+  await assert.rejects(() => be.measure({ kind: "spike-count", windowSeconds: 0 }), RangeError);
+  await assert.rejects(
+    () => be.measure({ kind: "cadc-reference", code: 1023 }),
+    /code must be an integer in 0\.\.1022/,
+  );
+  await assert.rejects(
+    () =>
+      be.search({
+        field: "v_leak",
+        algorithm: { name: "binary" },
+        target: 80,
+        measurement: { kind: "synline-drop" },
+      }),
+    /synline-drop gives 4 values per chip, but v_leak has 512/,
+  );
+  await assert.rejects(
+    () =>
+      be.search({
+        field: "membrane_capacitance" as never,
+        algorithm: { name: "binary" },
+        target: 80,
+        measurement: { kind: "resting-potential" },
+      }),
+    /cannot be searched/,
+  );
+  await assert.rejects(
+    () =>
+      be.search({
+        field: "v_leak",
+        algorithm: { name: "binary" },
+        target: [1, 2],
+        measurement: { kind: "resting-potential" },
+      }),
+    /target has 2 values/,
+  );
+});
+
+Deno.test("openBackend resolves chip counts and seed lists and rejects bad ones", async () => {
+  assert.deepEqual((await openBackend({ backend: "cpu", chips: 3 })).chips.map((c) => c.id), [
+    "sim-1",
+    "sim-2",
+    "sim-3",
+  ]);
+  assert.deepEqual(
+    (await openBackend({ backend: "cpu", chips: [9, 4] })).keys,
+    Uint32Array.from([9, 4]),
+  );
+  await assert.rejects(() => openBackend({ backend: "cpu", chips: 0 }), RangeError);
+  await assert.rejects(() => openBackend({ backend: "cpu", chips: [1, 1] }), /appears twice/);
+  await assert.rejects(() => openBackend({ backend: "cpu", chips: [-1] }), RangeError);
+  await assert.rejects(() => openBackend({ backend: "tpu" as never, chips: 1 }), TypeError);
+  await assert.rejects(
+    () => openBackend({ backend: "cpu", chips: 1, twin: { nosie: {} } as never }),
+    /nosie/,
+  );
+});
+
+Deno.test("a closed backend refuses work", async () => {
+  const be = await openBackend({ backend: "cpu", chips: 1 });
+  await be.close();
+  await assert.rejects(() => be.measure({ kind: "resting-potential" }), /closed/);
+});
+
+Deno.test("VERSION matches deno.json", async () => {
+  const json = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  assert.equal(VERSION, json.version);
+});
+
+Deno.test("truth(patch) evaluates a configuration without applying it", async () => {
+  const be = await openBackend({ backend: "cpu", chips: 2 });
+  const now = await be.truth!();
+  const what = await be.truth!({ v_leak: 800 });
+  assert.ok(what.E_L.every((v, i) => v > now.E_L[i]!));
+  assert.deepEqual(await be.truth!(), now);
+});
