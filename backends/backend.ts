@@ -109,18 +109,31 @@ export interface SearchResult {
  *   `t_ref`: the refractory time of the counter and clock.
  */
 export interface Truth {
+  /** Leak potential the leak OTA pulls towards (V). */
   readonly E_L: Float64Array;
+  /** Potential the membrane settles at under the current configuration (V). */
   readonly V_rest: Float64Array;
+  /** Potential the membrane is held at during reset (V). */
   readonly V_R: Float64Array;
+  /** Spike threshold (V). */
   readonly V_T: Float64Array;
+  /** Membrane time constant `C_m/g_L` (s). */
   readonly tau_mem: Float64Array;
+  /** Excitatory synaptic time constant (s). */
   readonly tau_syn_exc: Float64Array;
+  /** Inhibitory synaptic time constant (s). */
   readonly tau_syn_inh: Float64Array;
+  /** Membrane capacitance (F). */
   readonly C_m: Float64Array;
+  /** Refractory time (s). */
   readonly t_ref: Float64Array;
+  /** Noise-free CADC reading of `E_L` (LSB, unrounded). */
   readonly E_L_cadc: Float64Array;
+  /** Noise-free CADC reading of `V_rest` (LSB, unrounded). */
   readonly V_rest_cadc: Float64Array;
+  /** Noise-free CADC reading of `V_R` (LSB, unrounded). */
   readonly V_R_cadc: Float64Array;
+  /** Noise-free CADC reading of `V_T` (LSB, unrounded). */
   readonly V_T_cadc: Float64Array;
 }
 

@@ -31,6 +31,7 @@ export type MeasurementKind = (typeof MEASUREMENT_KINDS)[number];
 
 /** CADC reading of each neuron's settled membrane (mean of its two channels). */
 export interface RestingPotential {
+  /** The measurement kind. */
   readonly kind: "resting-potential";
   /** Independent reads averaged per neuron (default 1). */
   readonly reads?: number;
@@ -38,6 +39,7 @@ export interface RestingPotential {
 
 /** CADC reading while each neuron is held in reset. */
 export interface ResetPotential {
+  /** The measurement kind. */
   readonly kind: "reset-potential";
   /** Independent reads averaged per neuron (default 1). */
   readonly reads?: number;
@@ -50,6 +52,7 @@ export interface ResetPotential {
  * takes 3 batches of 1000 back-to-back reads per hemisphere (1.7 µs apart).
  */
 export interface ThresholdMax {
+  /** The measurement kind. */
   readonly kind: "threshold-max";
   /** Back-to-back CADC reads per hemisphere and batch (default 1000). */
   readonly samples?: number;
@@ -65,6 +68,7 @@ export interface ThresholdMax {
  * off; the MADC samples the decay and the estimator fits it. Threshold off.
  */
 export interface TauMem {
+  /** The measurement kind. */
   readonly kind: "tau-mem";
   /** Length of the sampled decay (default 30 µs; choose ≈3× the expected τ). */
   readonly windowSeconds?: number;
@@ -76,6 +80,7 @@ export interface TauMem {
 
 /** τ_mem from the rise after a reset (calix's reset method, for short τ). Threshold off. */
 export interface TauMemReset {
+  /** The measurement kind. */
   readonly kind: "tau-mem-reset";
   /** Length of the sampled rise (default 30 µs; choose ≈3× the expected τ). */
   readonly windowSeconds?: number;
@@ -85,6 +90,7 @@ export interface TauMemReset {
 
 /** Reset, release, wait `waitSeconds`, one CADC read (calix's CADC τ_mem method). Threshold off. */
 export interface TauMemCadc {
+  /** The measurement kind. */
   readonly kind: "tau-mem-cadc";
   /** Wait between the release from reset and the read. */
   readonly waitSeconds: number;
@@ -96,6 +102,7 @@ export interface TauMemCadc {
  * is below 10 MADC LSB (a floating line).
  */
 export interface TauSyn {
+  /** The measurement kind. */
   readonly kind: "tau-syn-exc" | "tau-syn-inh";
   /** Length of the sampled decay (default 30 µs; choose ≈3× the expected τ). */
   readonly windowSeconds?: number;
@@ -112,6 +119,7 @@ export interface TauSyn {
  * median per quadrant: returns `chips × 4`.
  */
 export interface SynlineDrop {
+  /** The measurement kind. */
   readonly kind: "synline-drop";
   /** Total weight per event, rows × weight (default 64 × 31). */
   readonly weight?: number;
@@ -123,6 +131,7 @@ export interface SynlineDrop {
  * Uses the chip's synaptic-input configuration as it is.
  */
 export interface PspAmplitude {
+  /** The measurement kind. */
   readonly kind: "psp-amplitude-exc" | "psp-amplitude-inh";
   /** Events per run (default 15). */
   readonly events?: number;
@@ -138,6 +147,7 @@ export interface PspAmplitude {
 
 /** Spikes counted over a window, with the chip's configuration as it is. */
 export interface SpikeCount {
+  /** The measurement kind. */
   readonly kind: "spike-count";
   /** Counting window. */
   readonly windowSeconds: number;
@@ -158,6 +168,7 @@ export interface SpikeCount {
  * readings (digital offsets included).
  */
 export interface CadcReference {
+  /** The measurement kind. */
   readonly kind: "cadc-reference";
   /** CapMem code of the reference voltage cell, 0..1022. */
   readonly code: number;

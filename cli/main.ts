@@ -71,7 +71,9 @@ export function buildProgram(): Command {
 
   program
     .command("calibrate")
-    .description("survey the chips a calibration will start from (neuron calibration: next version)")
+    .description(
+      "survey the chips a calibration will start from (neuron calibration: next version)",
+    )
     .option("--chips <n>", "number of simulated chips (seeds 1..n)", _positiveInt, 2)
     .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
     .option("--backend <kind>", "auto | cpu", "auto")
@@ -90,7 +92,9 @@ export function buildProgram(): Command {
 
 async function _survey(chips: number | number[], kind: string, json: boolean): Promise<void> {
   if (kind !== "auto" && kind !== "cpu") {
-    throw new InvalidArgumentError(`backend "${kind}" is not available in this version; use auto or cpu`);
+    throw new InvalidArgumentError(
+      `backend "${kind}" is not available in this version; use auto or cpu`,
+    );
   }
   const backend = await openBackend({ backend: kind, chips });
   const t0 = performance.now();
@@ -98,10 +102,18 @@ async function _survey(chips: number | number[], kind: string, json: boolean): P
   const wall = (performance.now() - t0) / 1000;
   await backend.close();
   if (json) {
-    console.log(JSON.stringify({ lifcal_version: VERSION, backend: backend.info, chips: surveys, wall_s: wall }, null, 2));
+    console.log(
+      JSON.stringify(
+        { lifcal_version: VERSION, backend: backend.info, chips: surveys, wall_s: wall },
+        null,
+        2,
+      ),
+    );
     return;
   }
-  console.log(pc.bold(`${backend.info.description}: uncalibrated spread over 512 neurons per chip`));
+  console.log(
+    pc.bold(`${backend.info.description}: uncalibrated spread over 512 neurons per chip`),
+  );
   const names = Object.keys(surveys[0]!.params);
   console.log(["chip".padEnd(10), ...names.map((n) => n.padStart(20))].join(""));
   for (const s of surveys) {

@@ -60,38 +60,65 @@ export const Quantity = {
 
 /** All mismatch variables of one chip, already in physical units. */
 export interface ChipMismatch {
+  /** The chip's seed. */
   readonly seed: number;
-  /** Per neuron (512 each). */
+  /** Leak potential gain `a_L`. */
   readonly leakA: Float64Array;
+  /** Leak potential offset `b_L` (V). */
   readonly leakB: Float64Array;
+  /** Leak OTA offset slope `κ_L` over the leak bias (V). */
   readonly leakKappa: Float64Array;
+  /** Reset potential gain `a_R`. */
   readonly resetA: Float64Array;
+  /** Reset potential offset `b_R` (V). */
   readonly resetB: Float64Array;
+  /** Threshold gain `a_T`. */
   readonly thresholdA: Float64Array;
+  /** Threshold offset `b_T` (V). */
   readonly thresholdB: Float64Array;
+  /** Intrinsic membrane capacitance `C_int` (F). */
   readonly capIntrinsic: Float64Array;
+  /** Gain of the capacitor array (log-normal). */
   readonly capGain: Float64Array;
+  /** Leak conductance factor `k_L` (log-normal). */
   readonly leakK: Float64Array;
+  /** Leak conductance exponent `γ_L`. */
   readonly leakGamma: Float64Array;
+  /** Actual leak division ratio (≈1/8). */
   readonly leakDivRatio: Float64Array;
+  /** Actual leak multiplication ratio (≈8). */
   readonly leakMulRatio: Float64Array;
+  /** Parasitic leak conductance `g_par` (S). */
   readonly leakParasitic: Float64Array;
+  /** Synaptic line conductance factor `k_s` [exc, inh]. */
   readonly synTauK: readonly [Float64Array, Float64Array];
+  /** Synaptic line conductance exponent `γ_s` [exc, inh]. */
   readonly synTauGamma: readonly [Float64Array, Float64Array];
+  /** High-resistance factor `h` [exc, inh] (≈0.1). */
   readonly synHr: readonly [Float64Array, Float64Array];
+  /** Parasitic line conductance `g_s,par` (S) [exc, inh]. */
   readonly synParasitic: readonly [Float64Array, Float64Array];
+  /** OTA strength factor `k_gm` [exc, inh]. */
   readonly gmK: readonly [Float64Array, Float64Array];
+  /** Reference offset `ρ` (V) [exc, inh]. */
   readonly refRho: readonly [Float64Array, Float64Array];
+  /** Reference slope `λ` over the shift code (V) [exc, inh]. */
   readonly refLambda: readonly [Float64Array, Float64Array];
+  /** Offset current factor `k_off`. */
   readonly offsetK: Float64Array;
+  /** Reset clamp factor `k_R`. */
   readonly resetK: Float64Array;
+  /** Coupling `c_i` of the voltage cells to the quadrant's mean current code (V). */
   readonly crosstalkCoupling: Float64Array;
   /** Same-code crosstalk `z` per voltage row: v_leak, v_reset, v_threshold. */
   readonly sameCode: readonly [Float64Array, Float64Array, Float64Array];
-  /** Per quadrant (4 each). */
+  /** Voltage cell gain `g_q` per quadrant. */
   readonly quadrantGain: Float64Array;
+  /** Synapse DAC factor `k_q` per quadrant. */
   readonly dacK: Float64Array;
+  /** CADC ramp offset factor `k_o,q` per quadrant. */
   readonly cadcOffsetK: Float64Array;
+  /** CADC ramp slope factor `k_s,q` per quadrant. */
   readonly cadcSlopeK: Float64Array;
   /** Per CADC channel (1024): analog offset δ (V). */
   readonly cadcChannel: Float64Array;
