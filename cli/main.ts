@@ -92,9 +92,7 @@ export function buildProgram(): Command {
 
 async function _survey(chips: number | number[], kind: string, json: boolean): Promise<void> {
   if (kind !== "auto" && kind !== "cpu") {
-    throw new InvalidArgumentError(
-      `backend "${kind}" is not available in this version; use auto or cpu`,
-    );
+    throw new RangeError(`backend "${kind}" is not available in this version; use auto or cpu`);
   }
   const backend = await openBackend({ backend: kind, chips });
   const t0 = performance.now();
