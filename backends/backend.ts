@@ -84,6 +84,12 @@ export interface SearchSpec {
   readonly before?: readonly SearchSpec[];
   /** Keep the codes and readings of every step. */
   readonly trace?: boolean;
+  /**
+   * Run on these chips only (see {@linkcode ChipSelection}); sub-searches
+   * inherit it. Targets and limits are still given for the whole batch (or
+   * per chip, or as a scalar); results for chips left out are code −1, success 0.
+   */
+  readonly chips?: readonly number[];
 }
 
 /** The outcome of a search, for every instance of every chip. */
@@ -137,6 +143,20 @@ export interface Truth {
   readonly V_T_cadc: Float64Array;
 }
 
+/**
+ * Restricts an operation to some chips of the batch (indices into `chips`,
+ * ascending, no repeats). Chips left out are not touched: no write, no
+ * measurement, no operation claimed. Per-chip arrays in the operation then
+ * have one entry per selected chip. This is how a calibration makes a
+ * data-dependent decision per chip (calix's "reduce the number of events
+ * until the amplitude is below 60") without other chips of the batch
+ * changing that chip's sequence of operations.
+ */
+export interface ChipSelection {
+  /** Indices of the chips the operation applies to (default: all). */
+  readonly chips?: readonly number[];
+}
+
 /** The interface every executor implements. */
 export interface Backend {
   /** What runs the chips. */
@@ -147,14 +167,20 @@ export interface Backend {
   readonly keys: Uint32Array;
   /** A copy of each chip's operation counter. */
   counters(): Uint32Array;
-  /** Returns each chip's counter and advances it by `n` (default 1). */
-  claim(n?: number): Uint32Array;
-  /** Writes a configuration patch to every chip; rejects it whole on bad input. */
-  write(patch: ConfigPatch): Promise<void>;
+  /**
+   * Returns each chip's counter and advances it by `n` (default 1), for the
+   * selected chips only (the others' entries are returned unchanged).
+   */
+  claim(n?: number, selection?: ChipSelection): Uint32Array;
+  /** Writes a configuration patch to every (selected) chip; rejects it whole on bad input. */
+  write(patch: ConfigPatch, selection?: ChipSelection): Promise<void>;
   /** A snapshot of every chip's configuration. */
   config(): Promise<ChipConfig[]>;
-  /** Runs a measurement on every chip. */
-  measure(m: Measurement): Promise<Float32Array>;
+  /**
+   * Runs a measurement on every (selected) chip; the result always has the
+   * whole batch's shape, with NaN for chips left out.
+   */
+  measure(m: Measurement, selection?: ChipSelection): Promise<Float32Array>;
   /** Runs a whole search on every chip. */
   search(spec: SearchSpec): Promise<SearchResult>;
   /**

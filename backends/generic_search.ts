@@ -181,8 +181,28 @@ export function applyReadingMaps(
 }
 
 /**
+ * Selects the rows of the active chips from a `chips × size` array.
+ *
+ * @example
+ * ```ts
+ * import { selectRows } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...selectRows(new Float32Array([1, 2, 3, 4, 5, 6]), [0, 2], 2)], [1, 2, 5, 6]);
+ * ```
+ */
+export function selectRows<T extends Float32Array | Float64Array>(
+  values: T,
+  chips: readonly number[],
+  size: number,
+): T {
+  const out = new (values.constructor as new (n: number) => T)(chips.length * size);
+  chips.forEach((c, k) => out.set(values.subarray(c * size, (c + 1) * size), k * size));
+  return out;
+}
+
+/**
  * Runs a search on any backend through its `write`, `measure` and `search`
- * (for sub-searches).
+ * (for sub-searches), on all chips or on `spec.chips`.
  *
  * @example Calibrate every neuron's leak to read 80 on a twin
  * ```ts
@@ -203,41 +223,60 @@ export function applyReadingMaps(
 export async function genericSearch(backend: Backend, spec: SearchSpec): Promise<SearchResult> {
   const chips = backend.chips.length;
   const { size, lower, upper } = validateSearchSpec(spec, chips);
+  const active = spec.chips ?? Array.from({ length: chips }, (_, c) => c);
+  const selection = { chips: active };
   const plan = planSearch(spec.algorithm, lower, upper);
-  const counters = backend.claim(1);
-  const n = chips * size;
+  const counters = backend.claim(1, selection);
+  const n = active.length * size;
   let offsets: Int32Array | undefined;
-  for (let c = 0; c < chips; c++) {
+  active.forEach((c, k) => {
     const o = startOffsets(spec.algorithm, backend.keys[c]!, counters[c]!, size);
-    if (!o) break;
+    if (!o) return;
     offsets ??= new Int32Array(n);
-    offsets.set(o, c * size);
-  }
-  const target = expandPerInstance(spec.target, size, chips);
+    offsets.set(o, k * size);
+  });
+  const target = selectRows(expandPerInstance(spec.target, size, chips), active, size);
+  const maps = spec.map?.map((m) =>
+    m.op === "before-failed"
+      ? m
+      : { ...m, limit: selectRows(expandPerInstance(m.limit, size, chips), active, size) }
+  );
   let state = initSearch(plan, spec.inverted ?? false, n, offsets);
   const trace = spec.trace
     ? { codes: [] as Int32Array[], readings: [] as Float32Array[] }
     : undefined;
   while (!state.done) {
-    await backend.write({ [spec.field]: state.codes });
+    await backend.write({ [spec.field]: state.codes }, selection);
     let beforeSuccess: Uint8Array | undefined;
     for (const sub of spec.before ?? []) {
-      const r = await backend.search(sub);
-      if (r.success.length === n) {
-        beforeSuccess ??= new Uint8Array(n).fill(1);
-        for (let i = 0; i < n; i++) beforeSuccess[i] = beforeSuccess[i]! & r.success[i]!;
-      }
+      const r = await backend.search({ ...sub, chips: sub.chips ?? active });
+      const subSize = r.success.length / chips;
+      if (subSize !== size) continue;
+      beforeSuccess ??= new Uint8Array(n).fill(1);
+      active.forEach((c, k) => {
+        for (let i = 0; i < size; i++) {
+          beforeSuccess![k * size + i] = beforeSuccess![k * size + i]! & r.success[c * size + i]!;
+        }
+      });
     }
-    let readings = await backend.measure(spec.measurement);
-    if (spec.reduce === "quadrant-mean") readings = quadrantMeans(readings, chips);
-    if (spec.map) {
-      readings = applyReadingMaps(readings, state.codes, beforeSuccess, spec.map, size, chips);
+    const raw = await backend.measure(spec.measurement, selection);
+    let readings = selectRows(raw, active, raw.length / chips);
+    if (spec.reduce === "quadrant-mean") readings = quadrantMeans(readings, active.length);
+    if (maps) {
+      readings = applyReadingMaps(readings, state.codes, beforeSuccess, maps, size, active.length);
     }
     trace?.codes.push(state.codes.slice());
     trace?.readings.push(readings);
     state = searchUpdate(state, readings, target);
   }
   const result = searchResult(state);
-  await backend.write({ [spec.field]: result.codes });
-  return trace ? { ...result, trace } : result;
+  await backend.write({ [spec.field]: result.codes }, selection);
+  if (active.length === chips) return trace ? { ...result, trace } : result;
+  const codes = new Int32Array(chips * size).fill(-1);
+  const success = new Uint8Array(chips * size);
+  active.forEach((c, k) => {
+    codes.set(result.codes.subarray(k * size, (k + 1) * size), c * size);
+    success.set(result.success.subarray(k * size, (k + 1) * size), c * size);
+  });
+  return trace ? { codes, success, trace } : { codes, success };
 }

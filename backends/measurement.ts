@@ -9,6 +9,29 @@
 
 import { CADC_CHANNELS, NEURONS, QUADRANTS } from "./layout.ts";
 
+/**
+ * A setting given once for all neurons, or per neuron: 512 values shared by
+ * all chips, or `chips × 512` (chip-major).
+ */
+export type PerNeuron = number | ArrayLike<number>;
+
+/**
+ * The value of a {@linkcode PerNeuron} setting for neuron `n` of chip `c`.
+ *
+ * @example
+ * ```ts
+ * import { perNeuron } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(perNeuron(5, 1, 3), 5);
+ * const a = new Float64Array(1024).map((_, i) => i);
+ * assert.equal(perNeuron(a, 1, 3), 515);
+ * ```
+ */
+export function perNeuron(v: PerNeuron, c: number, n: number): number {
+  if (typeof v === "number") return v;
+  return v.length === NEURONS ? v[n]! : v[c * NEURONS + n]!;
+}
+
 /** Every measurement kind, in a stable order. */
 export const MEASUREMENT_KINDS = [
   "resting-potential",
@@ -71,7 +94,7 @@ export interface TauMem {
   /** The measurement kind. */
   readonly kind: "tau-mem";
   /** Length of the sampled decay (default 30 µs; choose ≈3× the expected τ). */
-  readonly windowSeconds?: number;
+  readonly windowSeconds?: PerNeuron;
   /** Duration of the offset-current step before the decay (default 100 µs). */
   readonly stepSeconds?: number;
   /** Cap on MADC samples (decimates long windows; default 3000). */
@@ -83,7 +106,7 @@ export interface TauMemReset {
   /** The measurement kind. */
   readonly kind: "tau-mem-reset";
   /** Length of the sampled rise (default 30 µs; choose ≈3× the expected τ). */
-  readonly windowSeconds?: number;
+  readonly windowSeconds?: PerNeuron;
   /** Cap on MADC samples (default 3000). */
   readonly maxSamples?: number;
 }
@@ -105,7 +128,7 @@ export interface TauSyn {
   /** The measurement kind. */
   readonly kind: "tau-syn-exc" | "tau-syn-inh";
   /** Length of the sampled decay (default 30 µs; choose ≈3× the expected τ). */
-  readonly windowSeconds?: number;
+  readonly windowSeconds?: PerNeuron;
   /** Back-to-back events (default 5). */
   readonly events?: number;
   /** Total weight per event in weight LSB, rows × weight (default 8 × 10 = 80). */
@@ -214,6 +237,27 @@ export function measurementSize(m: Measurement): number {
 
 function _positive(kind: string, name: string, v: unknown, integer = false): void {
   if (v === undefined) return;
+  if (typeof v === "object" && v !== null && "length" in v) {
+    const arr = v as ArrayLike<unknown>;
+    if (arr.length === 0 || arr.length % NEURONS !== 0) {
+      throw new RangeError(
+        `${kind}: ${name} has ${arr.length} values, expected 1, 512 or chips × 512`,
+      );
+    }
+    const bad: number[] = [];
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i];
+      if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) bad.push(i);
+    }
+    if (bad.length > 0) {
+      throw new RangeError(
+        `${kind}: ${name} must be positive and finite; elements ${
+          bad.slice(0, 8).join(", ")
+        } are not`,
+      );
+    }
+    return;
+  }
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
     throw new RangeError(
       `${kind}: ${name} must be a positive ${integer ? "integer" : "finite number"}, got ${

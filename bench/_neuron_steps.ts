@@ -56,9 +56,16 @@ export function neuronSteps(m: Measurement, twin: TwinConfig = DEFAULT_TWIN_CONF
     case "tau-mem":
     case "tau-mem-reset":
     case "tau-syn-exc":
-    case "tau-syn-inh":
-      return 3 *
-        sampling(m.windowSeconds ?? 30e-6, twin.madc.samplePeriod, m.maxSamples ?? 3000).n;
+    case "tau-syn-inh": {
+      // Per-neuron windows: the mean over the neurons of one chip.
+      const w = m.windowSeconds ?? 30e-6;
+      const windows = typeof w === "number" ? [w] : Array.from(w).slice(0, 512);
+      let total = 0;
+      for (const x of windows) {
+        total += 3 * sampling(x, twin.madc.samplePeriod, m.maxSamples ?? 3000).n;
+      }
+      return total / windows.length;
+    }
     case "resting-potential":
     case "reset-potential":
     case "tau-mem-cadc":

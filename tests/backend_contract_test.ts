@@ -215,3 +215,38 @@ Deno.test("truth(patch) evaluates a configuration without applying it", async ()
   assert.ok(what.E_L.every((v, i) => v > now.E_L[i]!));
   assert.deepEqual(await be.truth!(), now);
 });
+
+Deno.test("an operation on a chip selection leaves the other chips untouched", async () => {
+  const spec: SearchSpec = {
+    field: "v_leak",
+    algorithm: { name: "noisy-binary" },
+    target: 90,
+    measurement: { kind: "resting-potential" },
+  };
+  const batch = await openBackend({ backend: "cpu", chips: [3, 7, 11] });
+  const alone = await openBackend({ backend: "cpu", chips: [7] });
+  await batch.measure({ kind: "resting-potential" }, { chips: [1] });
+  await alone.measure({ kind: "resting-potential" });
+  assert.deepEqual([...batch.counters()], [0, 1, 0]);
+  const before = await batch.config();
+  await batch.write({ v_reset: [[100], [200]].map((v) => new Array(512).fill(v[0])) }, {
+    chips: [0, 2],
+  });
+  await alone.write({ v_reset: 500 });
+  await batch.write({ v_reset: 500 }, { chips: [1] });
+  const r = await batch.search({ ...spec, chips: [1] });
+  const a = await alone.search(spec);
+  assert.deepEqual(r.codes.slice(512, 1024), a.codes);
+  assert.ok(r.codes.slice(0, 512).every((c) => c === -1));
+  const after = await batch.config();
+  assert.deepEqual(after[0]!.v_leak, before[0]!.v_leak);
+  assert.equal(after[0]!.v_reset[0], 100);
+  assert.equal(after[2]!.v_reset[0], 200);
+  const m = await batch.measure({ kind: "reset-potential" }, { chips: [0, 2] });
+  assert.ok(m.slice(512, 1024).every((v) => Number.isNaN(v)));
+  assert.deepEqual([...batch.counters()], [1, 15, 1]);
+  await assert.rejects(
+    () => batch.measure({ kind: "resting-potential" }, { chips: [2, 1] }),
+    RangeError,
+  );
+});

@@ -5,7 +5,15 @@
  * @module
  */
 
-import type { Backend, BackendInfo, ChipRef, SearchResult, SearchSpec, Truth } from "../backend.ts";
+import type {
+  Backend,
+  BackendInfo,
+  ChipRef,
+  ChipSelection,
+  SearchResult,
+  SearchSpec,
+  Truth,
+} from "../backend.ts";
 import { type ChipConfig, cloneConfig, type ConfigPatch } from "../config.ts";
 import { genericSearch } from "../generic_search.ts";
 import { type Measurement, measurementSize, validateMeasurement } from "../measurement.ts";
@@ -66,15 +74,15 @@ export class CpuBackend implements Backend {
   }
 
   /** Returns each chip's counter and advances it by `n`. */
-  claim(n = 1): Uint32Array {
-    return this.#batch.claim(n);
+  claim(n = 1, selection: ChipSelection = {}): Uint32Array {
+    return this.#batch.claim(n, selection);
   }
 
   /** Writes a patch to every chip (validated whole first). */
   // deno-lint-ignore require-await
-  async write(patch: ConfigPatch): Promise<void> {
+  async write(patch: ConfigPatch, selection: ChipSelection = {}): Promise<void> {
     this.#open();
-    this.#batch.write(patch);
+    this.#batch.write(patch, selection);
   }
 
   /** Snapshots of every chip's configuration. */
@@ -86,17 +94,19 @@ export class CpuBackend implements Backend {
 
   /** Runs a measurement on every chip; one operation per chip. */
   // deno-lint-ignore require-await
-  async measure(m: Measurement): Promise<Float32Array> {
+  async measure(m: Measurement, selection: ChipSelection = {}): Promise<Float32Array> {
     this.#open();
     validateMeasurement(m);
+    const chips = this.#batch.selected(selection);
     const size = measurementSize(m);
-    const out = new Float32Array(this.chips.length * size);
-    const ops = this.#batch.claim(1);
-    for (let c = 0; c < this.chips.length; c++) {
+    const out = new Float32Array(this.chips.length * size).fill(NaN);
+    const ops = this.#batch.claim(1, selection);
+    for (const c of chips) {
       const r = measureChip(m, this.#batch.params(c), {
         key: this.keys[c]!,
         op: ops[c]!,
         twin: this.#batch.twin,
+        chip: c,
       });
       out.set(r, c * size);
     }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Measurement } from "../measurement.ts";
+import { type Measurement, type PerNeuron, perNeuron } from "../measurement.ts";
 import { CADC_CHANNELS, NEURONS, QUADRANTS } from "../layout.ts";
 import { hash3, lane, NoiseStream, normalAt } from "../rng.ts";
 import {
@@ -32,6 +32,8 @@ export interface ChipContext {
   readonly op: number;
   /** The model numbers. */
   readonly twin: TwinConfig;
+  /** The chip's index in its batch (to pick per-neuron settings given for the whole batch). */
+  readonly chip?: number;
 }
 
 const TAU_MEM_BOUNDS = [0.1e-6, 2000e-6] as const;
@@ -213,16 +215,17 @@ function _tauMem(
   p: ChipParams,
   ctx: ChipContext,
   method: "offset" | "reset",
-  windowSeconds: number,
+  windowSeconds: PerNeuron,
   stepSeconds: number,
   maxSamples: number,
 ): Float32Array {
   const twin = ctx.twin;
-  const { n: per, dt } = sampling(windowSeconds, twin.madc.samplePeriod, maxSamples);
   const sigma = twin.noise.membrane;
   const madcSd = twin.noise.madc;
   const out = new Float32Array(NEURONS);
   for (let n = 0; n < NEURONS; n++) {
+    const window = perNeuron(windowSeconds, ctx.chip ?? 0, n);
+    const { n: per, dt } = sampling(window, twin.madc.samplePeriod, maxSamples);
     const gL = p.gL[n]!;
     const tau = p.C[n]! / gL;
     const vRest = Math.min(Math.max(p.EL[n]! + p.Isyn[n]! / gL, twin.rails.low), twin.rails.high);
@@ -280,19 +283,20 @@ function _tauSyn(
   p: ChipParams,
   ctx: ChipContext,
   input: 0 | 1,
-  windowSeconds: number,
+  windowSeconds: PerNeuron,
   events: number,
   weight: number,
   maxSamples: number,
 ): Float32Array {
   const twin = ctx.twin;
-  const { n: per, dt } = sampling(windowSeconds, twin.madc.samplePeriod, maxSamples);
   const sigma = twin.noise.line;
   const madcSd = twin.noise.madc;
   const taus = input === 0 ? p.tauSynExc : p.tauSynInh;
   const stream = input === 0 ? NoiseStream.lineExc : NoiseStream.lineInh;
   const out = new Float32Array(NEURONS);
   for (let n = 0; n < NEURONS; n++) {
+    const window = perNeuron(windowSeconds, ctx.chip ?? 0, n);
+    const { n: per, dt } = sampling(window, twin.madc.samplePeriod, maxSamples);
     const tau = taus[n]!;
     const prefix = hash3(ctx.key, ctx.op, lane(stream, n));
     const madcPrefix = hash3(ctx.key, ctx.op, lane(NoiseStream.madc, n));

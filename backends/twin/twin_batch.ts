@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ChipRef, Truth } from "../backend.ts";
+import type { ChipRef, ChipSelection, Truth } from "../backend.ts";
 import {
   type ChipConfig,
   cloneConfig,
@@ -38,6 +38,34 @@ import type { TwinConfig } from "./twin_config.ts";
  */
 export function twinId(seed: number): string {
   return `sim-${seed}`;
+}
+
+/**
+ * Resolves a {@linkcode ChipSelection} against a batch of `count` chips:
+ * ascending unique indices, all chips when none are named.
+ *
+ * @example
+ * ```ts
+ * import { selectChips } from "./twin_batch.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(selectChips({ chips: [0, 2] }, 3), [0, 2]);
+ * assert.throws(() => selectChips({ chips: [2, 0] }, 3), RangeError);
+ * ```
+ */
+export function selectChips(selection: ChipSelection, count: number): readonly number[] {
+  const chips = selection.chips;
+  if (chips === undefined) return Array.from({ length: count }, (_, i) => i);
+  for (let i = 0; i < chips.length; i++) {
+    const c = chips[i]!;
+    if (!Number.isInteger(c) || c < 0 || c >= count || (i > 0 && c <= chips[i - 1]!)) {
+      throw new RangeError(
+        `Chip selection must list ascending chip indices in 0..${count - 1}, got [${
+          chips.join(", ")
+        }]`,
+      );
+    }
+  }
+  return chips;
 }
 
 /** A batch of twin chips with their state. */
@@ -114,10 +142,28 @@ export class TwinBatch {
    * assert.equal(b.claim()[0], 1);
    * ```
    */
-  claim(n = 1): Uint32Array {
+  claim(n = 1, selection: ChipSelection = {}): Uint32Array {
     const before = this.#counters.slice();
-    for (let c = 0; c < this.#counters.length; c++) this.#counters[c] = this.#counters[c]! + n;
+    for (const c of this.selected(selection)) this.#counters[c] = this.#counters[c]! + n;
     return before;
+  }
+
+  /**
+   * The chip indices a selection names (all chips without one), validated.
+   *
+   * @example
+   * ```ts
+   * import { TwinBatch } from "./twin_batch.ts";
+   * import { DEFAULT_TWIN_CONFIG } from "./twin_config.ts";
+   * import assert from "node:assert/strict";
+   * const b = new TwinBatch([1, 2, 3], DEFAULT_TWIN_CONFIG);
+   * assert.deepEqual(b.selected({}), [0, 1, 2]);
+   * assert.deepEqual(b.selected({ chips: [2] }), [2]);
+   * assert.throws(() => b.selected({ chips: [3] }), RangeError);
+   * ```
+   */
+  selected(selection: ChipSelection): readonly number[] {
+    return selectChips(selection, this.chips.length);
   }
 
   /**
@@ -135,14 +181,13 @@ export class TwinBatch {
    * assert.equal(b.config(0).v_leak[3], 650);
    * ```
    */
-  write(patch: ConfigPatch): void {
-    const resolved = resolvePatch(patch, this.chips.length);
+  write(patch: ConfigPatch, selection: ChipSelection = {}): void {
+    const chips = this.selected(selection);
+    const resolved = resolvePatch(patch, chips.length);
     for (const [field, perChip] of resolved) {
-      for (let c = 0; c < this.chips.length; c++) {
-        this.#configs[c]![field].set(perChip[c]!);
-      }
+      chips.forEach((c, k) => this.#configs[c]![field].set(perChip[k]!));
     }
-    if (resolved.size > 0) this.#params = this.#params.map(() => undefined);
+    if (resolved.size > 0) { for (const c of chips) this.#params[c] = undefined; }
   }
 
   /**
