@@ -17,6 +17,7 @@
 
 import type { ChipConfig, ConfigPatch, SearchableField } from "./config.ts";
 import type { Measurement } from "./measurement.ts";
+import type { TwinConfig } from "./twin/twin_config.ts";
 import type { SearchAlgorithm } from "./search_rules.ts";
 
 /** A chip of a batch: its id, and for a twin its seed. */
@@ -165,6 +166,8 @@ export interface Backend {
   readonly chips: readonly ChipRef[];
   /** Per-chip RNG keys: the seed for twins, a hash of the id otherwise. */
   readonly keys: Uint32Array;
+  /** The model numbers of simulated chips (absent for hardware). */
+  readonly twin?: TwinConfig;
   /** A copy of each chip's operation counter. */
   counters(): Uint32Array;
   /**

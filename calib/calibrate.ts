@@ -1,0 +1,713 @@
+/**
+ * `calibrate`: calix's spiking-neuron calibration (calix-behaviour §2, steps
+ * 0–17, without COBA and multicompartment), on every chip of a backend at
+ * once. Each step is prelude (writes) → search (data, run by the backend) →
+ * postlude; every decision that depends on measured data is made per chip.
+ *
+ * @module
+ */
+
+import type { Backend } from "../backends/backend.ts";
+import { NEURONS } from "../backends/layout.ts";
+import { VERSION } from "../version.ts";
+import { type CadcCalibResult, calibrateCadc } from "./cadc.ts";
+import { CalibContext, chipMedians, describeNeurons } from "./context.ts";
+import { refractorySettings } from "./refractory.ts";
+import { refinePotentials } from "./refine.ts";
+import { applyResult, type NeuronCalibResult, type ResultDigitalField } from "./result.ts";
+import { cacheKey, readCache, writeCache } from "./cache.ts";
+import { NEURON_CAPMEM_ROWS, type NeuronCapMemRow } from "../backends/config.ts";
+import {
+  leakPotential,
+  PSP_SETTINGS,
+  resetPotential,
+  spikeThreshold,
+  type SynapticInput,
+  synapticReference,
+  synapticStrength,
+  synapticTau,
+  TAU_SYN_EVENTS,
+  tauMemCadc,
+  tauMemOffset,
+  tauMemReset,
+  windowsFor,
+} from "./steps.ts";
+import {
+  type NeuronCalibOptions,
+  type NeuronCalibTarget,
+  optionsToJson,
+  type ResolvedOptions,
+  type ResolvedTarget,
+  resolveOptions,
+  resolveTarget,
+  targetToJson,
+} from "./target.ts";
+import { verifyResults } from "./verify.ts";
+
+/** lifcal's additions to calix's options for {@linkcode calibrate}. */
+export interface CalibrateExtras {
+  /** Calibrate the CADC first (default true; calix requires a calibrated CADC). */
+  readonly calibrate_cadc?: boolean;
+  /**
+   * A folder for the content-addressed cache: chips whose result is there
+   * (same target, options, chip id, twin model and lifcal version) are not
+   * calibrated again; when every chip hits, the results are applied and
+   * returned without touching anything else.
+   */
+  readonly cache?: string;
+  /** Report progress: the step that starts now (awaited, so a caller may inspect the chips). */
+  readonly onStep?: (step: string) => void | Promise<void>;
+}
+
+/** Per-chip state kept across the steps. */
+interface _Work {
+  readonly ctx: CalibContext;
+  readonly target: ResolvedTarget;
+  readonly success: Uint8Array;
+  readonly codes: Partial<Record<NeuronCapMemRow, Int32Array>>;
+  readonly flags: Partial<Record<ResultDigitalField, Int32Array>>;
+  dac: Int32Array;
+  events: number[];
+  pspTarget: number[];
+}
+
+function _and(success: Uint8Array, step: Uint8Array): void {
+  for (let i = 0; i < success.length; i++) success[i] = success[i]! & step[i]!;
+}
+
+function _perChip(values: readonly number[], size = NEURONS): Float64Array {
+  const out = new Float64Array(values.length * size);
+  values.forEach((v, c) => out.fill(v, c * size, (c + 1) * size));
+  return out;
+}
+
+function _tile(perNeuron: ArrayLike<number>, chips: number): Float64Array {
+  const out = new Float64Array(chips * NEURONS);
+  for (let c = 0; c < chips; c++) out.set(perNeuron, c * NEURONS);
+  return out;
+}
+
+/** calix's `configure_chip` (step 1): the common starting state. */
+async function _configureChip(w: _Work): Promise<void> {
+  await w.ctx.write({
+    v_leak: 700,
+    v_reset: 700,
+    i_bias_leak: 200,
+    i_bias_reset: 1012,
+    i_mem_offset: 0,
+    i_bias_synin_exc_gm: 0,
+    i_bias_synin_inh_gm: 0,
+    i_bias_synin_exc_shift: 310,
+    i_bias_synin_inh_shift: 310,
+    i_bias_synin_exc_tau: 1017,
+    i_bias_synin_inh_tau: 1017,
+    syn_i_bias_dac: 1022,
+    leak_division: 1,
+    leak_multiplication: 0,
+    synin_exc_enable: 1,
+    synin_inh_enable: 1,
+    synin_exc_high_resistance: 0,
+    synin_inh_high_resistance: 0,
+    threshold_enable: 1,
+    offset_current_enable: 0,
+    membrane_capacitance: w.target.membrane_capacitance,
+    refractory_counter: 70,
+    input_clock: 1,
+    clock_scale_fast: 2,
+    clock_scale_slow: 9,
+  });
+}
+
+/** calix's `disable_synin_and_threshold` (steps 2 and 11). */
+async function _disableSyninAndThreshold(w: _Work): Promise<void> {
+  await w.ctx.write({
+    threshold_enable: 0,
+    i_bias_synin_exc_gm: 0,
+    i_bias_synin_inh_gm: 0,
+    synin_exc_enable: 0,
+    synin_inh_enable: 0,
+    offset_current_enable: 0,
+  });
+}
+
+/**
+ * Synaptic time constant of one input with calix's high-resistance decision:
+ * high resistance everywhere, τ measured at bias 919 (the shortest it then
+ * reaches); where that is still above the target, high resistance goes off.
+ */
+async function _tauSyn(w: _Work, input: SynapticInput, target: Float64Array) {
+  const ctx = w.ctx;
+  const hrField = input === "exc" ? "synin_exc_high_resistance" : "synin_inh_high_resistance";
+  const tauField = input === "exc" ? "i_bias_synin_exc_tau" : "i_bias_synin_inh_tau";
+  await ctx.write({ [hrField]: 1, [tauField]: 919 });
+  const probe = await ctx.backend.measure({
+    kind: input === "exc" ? "tau-syn-exc" : "tau-syn-inh",
+    windowSeconds: windowsFor(_tile(target, ctx.chips)),
+    events: TAU_SYN_EVENTS,
+  });
+  const chips = ctx.chips;
+  const tiled = _tile(target, chips);
+  const hr = new Int32Array(chips * NEURONS);
+  for (let i = 0; i < hr.length; i++) hr[i] = probe[i]! > tiled[i]! ? 0 : 1;
+  await ctx.backend.write({ [hrField]: hr });
+  const r = await ctx.search(synapticTau(input, tiled));
+  return { codes: r.codes, success: r.success, hr };
+}
+
+/** Step 4: the synapse DAC bias per quadrant, equalising the quadrants to the weakest. */
+async function _synapseDacBias(w: _Work): Promise<void> {
+  const ctx = w.ctx;
+  const chips = ctx.chips;
+  await ctx.backend.write({ syn_i_bias_dac: w.target.synapse_dac_bias });
+  await ctx.write({
+    i_bias_synin_exc_gm: 0,
+    i_bias_synin_inh_gm: 0,
+    i_bias_synin_exc_tau: 0,
+    i_bias_synin_inh_tau: 0,
+    synin_exc_enable: 0,
+    synin_inh_enable: 0,
+  });
+  // Find a usable number of synapse rows per chip (weight 31 each): the
+  // weakest quadrant's median drop must lie in (30, 40) CADC LSB.
+  const rows = new Array<number>(chips).fill(64);
+  const amplitude = new Array<number>(chips).fill(NaN);
+  let open = Array.from({ length: chips }, (_, c) => c);
+  for (let it = 0; it < 30 && open.length > 0; it++) {
+    const stillOpen: number[] = [];
+    for (const group of _groupBy(open, (c) => rows[c]!)) {
+      const drop = await ctx.backend.measure(
+        { kind: "synline-drop", weight: rows[group[0]!]! * 31 },
+        { chips: group },
+      );
+      for (const c of group) {
+        const t = Math.min(...drop.subarray(c * 4, c * 4 + 4));
+        amplitude[c] = t;
+        if (t > 30 && t < 40) continue;
+        rows[c] = t >= 40
+          ? Math.floor(rows[c]! * 0.8)
+          : Math.max(Math.floor(rows[c]! * 1.1), rows[c]! + 1);
+        if (rows[c]! < 1 || rows[c]! > 256) {
+          throw new Error(
+            `Synapse DAC bias calibration of chip ${
+              ctx.backend.chips[c]!.id
+            } found no usable number of synapse rows`,
+          );
+        }
+        stillOpen.push(c);
+      }
+    }
+    open = stillOpen;
+  }
+  if (open.length > 0) {
+    throw new Error(
+      `Synapse DAC bias calibration found no usable number of synapse rows for chips ${
+        open.map((c) => ctx.backend.chips[c]!.id).join(", ")
+      }`,
+    );
+  }
+  const dac = new Int32Array(chips * 4);
+  for (const group of _groupBy(Array.from({ length: chips }, (_, c) => c), (c) => rows[c]!)) {
+    const r = await ctx.backend.search({
+      field: "syn_i_bias_dac",
+      algorithm: { name: "binary" },
+      target: _perChip(amplitude, 4),
+      measurement: { kind: "synline-drop", weight: rows[group[0]!]! * 31 },
+      chips: group,
+    });
+    for (const c of group) {
+      dac.set(r.codes.subarray(c * 4, c * 4 + 4), c * 4);
+      const failed = [0, 1, 2, 3].filter((q) => !r.success[c * 4 + q]);
+      if (failed.length > 0) {
+        ctx.warn(c, `Synapse DAC bias of quadrants ${failed.join(", ")} ended on a range bound`);
+      }
+    }
+  }
+  w.dac = dac;
+}
+
+function _groupBy(chips: readonly number[], key: (c: number) => number): number[][] {
+  const groups = new Map<number, number[]>();
+  for (const c of chips) {
+    const k = key(c);
+    const g = groups.get(k);
+    if (g) g.push(c);
+    else groups.set(k, [c]);
+  }
+  return [...groups.values()];
+}
+
+/** Step 5: the spike threshold, with calix's prelude and postlude. */
+async function _threshold(ctx: CalibContext, target: Float64Array): Promise<Int32Array> {
+  const saved = await ctx.backend.config();
+  await ctx.write({
+    i_mem_offset: 70,
+    i_bias_leak: 0,
+    v_reset: 0,
+    synin_exc_enable: 0,
+    synin_inh_enable: 0,
+    threshold_enable: 1,
+    offset_current_enable: 1,
+  });
+  const r = await ctx.search(spikeThreshold(_tile(target, ctx.chips)));
+  await ctx.backend.write({
+    i_mem_offset: 0,
+    synin_exc_enable: saved.map((c) => c.synin_exc_enable),
+    synin_inh_enable: saved.map((c) => c.synin_inh_enable),
+    threshold_enable: saved.map((c) => c.threshold_enable),
+    offset_current_enable: saved.map((c) => c.offset_current_enable),
+  });
+  return r.codes;
+}
+
+/**
+ * calix's `MembraneTimeConstCalibCADC` (§2.A): τ_mem equalised at a long value
+ * from one CADC read after a reset, the leak re-calibrated before every read.
+ */
+async function _tauMemCadc(ctx: CalibContext, tau: number, amplitude = 50): Promise<void> {
+  const chips = ctx.chips;
+  const leakRead = await ctx.backend.measure({ kind: "resting-potential", reads: 4 });
+  const resetTarget = new Float64Array(chips * NEURONS);
+  for (let c = 0; c < chips; c++) {
+    const low: number[] = [];
+    for (let n = 0; n < NEURONS; n++) {
+      const i = c * NEURONS + n;
+      resetTarget[i] = leakRead[i]! - amplitude;
+      if (resetTarget[i]! < 30) {
+        low.push(n);
+        resetTarget[i] = 30;
+      }
+    }
+    if (low.length > 0.05 * NEURONS) {
+      throw new Error(
+        `Chip ${
+          ctx.backend.chips[c]!.id
+        }: the reset target of the CADC τ_mem method is below 30 for ${low.length} neurons`,
+      );
+    }
+    if (low.length > 0) {
+      ctx.warn(
+        c,
+        `Reset target of the CADC τ_mem method clamped to 30 for ${describeNeurons(low)}`,
+      );
+    }
+  }
+  await ctx.search(resetPotential(resetTarget));
+  const target = Float64Array.from(leakRead, (l, i) => l - (l - resetTarget[i]!) / Math.E);
+  await ctx.search(tauMemCadc(tau, target, leakRead));
+}
+
+/** Measures PSP amplitudes per chip and reduces the event count until the median is below 60. */
+async function _pspTarget(
+  w: _Work,
+  input: SynapticInput,
+  restTarget: Float64Array,
+): Promise<{ events: number[]; target: number[] }> {
+  const ctx = w.ctx;
+  const chips = ctx.chips;
+  await ctx.search(synapticReference(input, restTarget));
+  const events = new Array<number>(chips).fill(15);
+  const target = new Array<number>(chips).fill(NaN);
+  let open = Array.from({ length: chips }, (_, c) => c);
+  for (let it = 0; it < 50 && open.length > 0; it++) {
+    const next: number[] = [];
+    for (const group of _groupBy(open, (c) => events[c]!)) {
+      const amp = await ctx.backend.measure(
+        {
+          kind: input === "exc" ? "psp-amplitude-exc" : "psp-amplitude-inh",
+          events: events[group[0]!]!,
+          ...PSP_SETTINGS,
+        },
+        { chips: group },
+      );
+      const medians = chipMedians(amp, NEURONS);
+      for (const c of group) {
+        target[c] = Math.floor(medians[c]!);
+        if (target[c]! < 60) continue;
+        events[c] = Math.floor(0.8 * events[c]!);
+        if (events[c]! < 1) {
+          throw new Error(
+            `Chip ${ctx.backend.chips[c]!.id}: PSP amplitudes stay above 60 with a single event`,
+          );
+        }
+        next.push(c);
+      }
+    }
+    open = next;
+  }
+  if (open.length > 0) {
+    throw new Error("PSP amplitudes stay above 60 after 50 reductions of the event count");
+  }
+  return { events, target };
+}
+
+/** Step 7 for one input: the OTA strength with the nested reference calibration. */
+async function _synapticStrength(
+  w: _Work,
+  input: SynapticInput,
+  gm: number,
+  events: number[],
+  target: number[],
+  restTarget: Float64Array,
+): Promise<Int32Array> {
+  const ctx = w.ctx;
+  const chips = ctx.chips;
+  const codes = new Int32Array(chips * NEURONS);
+  for (const group of _groupBy(Array.from({ length: chips }, (_, c) => c), (c) => events[c]!)) {
+    const r = await ctx.search({
+      ...synapticStrength(input, _perChip(target), events[group[0]!]!, gm, restTarget),
+      chips: group,
+    });
+    for (const c of group) codes.set(r.codes.subarray(c * NEURONS, (c + 1) * NEURONS), c * NEURONS);
+    _andChips(w.success, r.success, group);
+  }
+  return codes;
+}
+
+function _andChips(success: Uint8Array, step: Uint8Array, chips: readonly number[]): void {
+  for (const c of chips) {
+    for (let n = 0; n < NEURONS; n++) {
+      const i = c * NEURONS + n;
+      success[i] = success[i]! & step[i]!;
+    }
+  }
+}
+
+/** Steps 6–8: working point, synaptic strength and references. */
+async function _synapticInputs(w: _Work, tauSynCodes: { exc: Int32Array; inh: Int32Array }) {
+  const ctx = w.ctx;
+  const chips = ctx.chips;
+  // Step 6: a hagen-like working point.
+  await _configureChip(w);
+  await ctx.backend.write({ v_threshold: w.codes.v_threshold!, syn_i_bias_dac: w.dac });
+  await ctx.write({ i_bias_synin_exc_gm: 0, i_bias_synin_inh_gm: 0 });
+  await ctx.search(leakPotential(120));
+  await ctx.backend.write({
+    threshold_enable: 0,
+    synin_exc_enable: 0,
+    synin_inh_enable: 0,
+    synin_exc_high_resistance: w.flags.synin_exc_high_resistance!,
+    synin_inh_high_resistance: w.flags.synin_inh_high_resistance!,
+  });
+  const short = new Float64Array(NEURONS).fill(1.5e-6);
+  await _tauSyn(w, "exc", short);
+  await _tauSyn(w, "inh", short);
+  await _tauMemCadc(ctx, 60e-6);
+  await ctx.search(leakPotential(120));
+  const restTarget = Float64Array.from(
+    await ctx.backend.measure({ kind: "resting-potential", reads: 8 }),
+  );
+
+  // Step 7: synaptic strength.
+  const synin = w.target.synin;
+  let gmExc: Int32Array;
+  let gmInh: Int32Array;
+  if (synin.mode === "uncalibrated") {
+    gmExc = _tileInt(synin.exc, chips);
+    gmInh = _tileInt(synin.inh, chips);
+    w.events = new Array(chips).fill(15);
+    w.pspTarget = new Array(chips).fill(NaN);
+  } else {
+    const [gmE, gmI] = synin.mode === "matching" ? [synin.gm, synin.gm] : synin.gm;
+    await ctx.write({
+      synin_exc_enable: 1,
+      synin_inh_enable: 0,
+      i_bias_synin_exc_gm: gmE,
+      i_bias_synin_inh_gm: 0,
+    });
+    const e = await _pspTarget(w, "exc", restTarget);
+    gmExc = await _synapticStrength(w, "exc", gmE, e.events, e.target, restTarget);
+    await ctx.write({
+      synin_exc_enable: 0,
+      synin_inh_enable: 1,
+      i_bias_synin_exc_gm: 0,
+      i_bias_synin_inh_gm: gmI,
+    });
+    const i = synin.mode === "matching" ? e : await _pspTarget(w, "inh", restTarget);
+    gmInh = await _synapticStrength(w, "inh", gmI, i.events, i.target, restTarget);
+    w.events = e.events;
+    w.pspTarget = e.target;
+  }
+  w.codes.i_bias_synin_exc_gm = gmExc;
+  w.codes.i_bias_synin_inh_gm = gmInh;
+
+  // Step 8: references, inhibitory first, then excitatory with both inputs on.
+  await ctx.backend.write({
+    synin_exc_enable: 0,
+    synin_inh_enable: 1,
+    i_bias_synin_exc_gm: 0,
+    i_bias_synin_inh_gm: gmInh,
+  });
+  const refInh = await ctx.search(synapticReference("inh", restTarget));
+  _and(w.success, refInh.success);
+  await ctx.backend.write({ synin_exc_enable: 1, i_bias_synin_exc_gm: gmExc });
+  const refExc = await ctx.search(synapticReference("exc", restTarget));
+  _and(w.success, refExc.success);
+  w.codes.i_bias_synin_inh_shift = refInh.codes;
+  w.codes.i_bias_synin_exc_shift = refExc.codes;
+
+  // Step 10: undo the temporary 1.5 µs — the step-3 codes AND the step-3
+  // high-resistance flags (step 6's decision switched them off).
+  await ctx.backend.write({
+    i_bias_synin_exc_tau: tauSynCodes.exc,
+    i_bias_synin_inh_tau: tauSynCodes.inh,
+    synin_exc_high_resistance: w.flags.synin_exc_high_resistance!,
+    synin_inh_high_resistance: w.flags.synin_inh_high_resistance!,
+  });
+}
+
+function _tileInt(perNeuron: ArrayLike<number>, chips: number): Int32Array {
+  const out = new Int32Array(chips * NEURONS);
+  for (let c = 0; c < chips; c++) out.set(perNeuron, c * NEURONS);
+  return out;
+}
+
+/** Step 13: the membrane time constant, by the offset method (all targets ≥ 3 µs) or the reset method. */
+async function _tauMem(w: _Work): Promise<void> {
+  const ctx = w.ctx;
+  const chips = ctx.chips;
+  const target = _tile(w.target.tau_mem, chips);
+  const offsetMethod = w.target.tau_mem.every((t) => t >= 3e-6);
+  let division = new Int32Array(chips * NEURONS);
+  let multiplication = new Int32Array(chips * NEURONS);
+  if (offsetMethod) {
+    await ctx.write({
+      i_mem_offset: 1000,
+      leak_division: 1,
+      leak_multiplication: 0,
+      i_bias_leak: 1017,
+    });
+    const tau = await ctx.backend.measure({ kind: "tau-mem", windowSeconds: windowsFor(target) });
+    division = Int32Array.from(tau, (t, i) => (t < target[i]! ? 1 : 0));
+    await ctx.backend.write({ leak_division: division });
+    const r = await ctx.search(tauMemOffset(target));
+    w.codes.i_bias_leak = r.codes;
+    await ctx.write({ i_mem_offset: 0 });
+  } else {
+    await ctx.write({
+      v_reset: 520,
+      v_leak: 880,
+      leak_division: 0,
+      leak_multiplication: 0,
+      i_bias_leak: 63,
+    });
+    const longest = await ctx.backend.measure({
+      kind: "tau-mem-reset",
+      windowSeconds: windowsFor(target),
+    });
+    await ctx.write({ i_bias_leak: 959 });
+    const shortest = await ctx.backend.measure({
+      kind: "tau-mem-reset",
+      windowSeconds: windowsFor(target),
+    });
+    division = Int32Array.from(longest, (t, i) => (t < target[i]! ? 1 : 0));
+    multiplication = Int32Array.from(shortest, (t, i) => (t > target[i]! && !division[i] ? 1 : 0));
+    await ctx.backend.write({ leak_division: division, leak_multiplication: multiplication });
+    const r = await ctx.search(tauMemReset(target));
+    w.codes.i_bias_leak = r.codes;
+  }
+  w.flags.leak_division = division;
+  w.flags.leak_multiplication = multiplication;
+}
+
+function _chipRows<T extends Int32Array | Uint8Array>(a: T, c: number): number[] {
+  return Array.from(a.subarray(c * NEURONS, (c + 1) * NEURONS));
+}
+
+/**
+ * Calibrates the neurons of every chip of a backend for spiking operation
+ * (calix's `calix.spiking.neuron.calibrate`): refractory clocks, synaptic
+ * time constants, synapse DAC bias, threshold, synaptic strength and
+ * references, membrane time constant, reset and leak — then, unless
+ * `options.refine` is false, re-calibrates the CADC and refines the
+ * potentials. Returns one result per chip, in batch order, and leaves the
+ * chips in the calibrated state.
+ *
+ * @example Calibrate one twin
+ * ```ts ignore
+ * import { calibrate, openBackend } from "../mod.ts";
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const [result] = await calibrate(backend, { tau_mem: "20 us" });
+ * console.log(result!.success.filter((s) => s).length, "neurons calibrated");
+ * ```
+ */
+export async function calibrate(
+  backend: Backend,
+  target?: NeuronCalibTarget,
+  options?: NeuronCalibOptions & CalibrateExtras,
+): Promise<NeuronCalibResult[]> {
+  const { calibrate_cadc: calibrateCadcFirst = true, onStep, cache, ...calixOptions } = options ??
+    {};
+  const resolved = resolveTarget(target);
+  const opts = resolveOptions(calixOptions);
+  const refractory = refractorySettings(
+    resolved.target.refractory_time,
+    resolved.target.holdoff_time,
+  );
+  let cached: { keys: string[]; notes: string[][] } | undefined;
+  if (cache !== undefined) {
+    const keys = await Promise.all(backend.chips.map((chip) =>
+      cacheKey({
+        target: targetToJson(resolved.target),
+        options: optionsToJson(opts),
+        calibrateCadc: calibrateCadcFirst,
+        chipId: chip.id,
+        ...(backend.twin ? { twin: backend.twin } : {}),
+      })
+    ));
+    const found = await Promise.all(keys.map((k, c) => readCache(cache, k, backend.chips[c]!.id)));
+    if (found.every((f) => f.status === "hit")) {
+      const hits = found.map((f) => (f as { result: NeuronCalibResult }).result);
+      await applyResult(backend, hits);
+      return hits;
+    }
+    const notes = found.map((f, c) =>
+      f.status === "corrupt"
+        ? [`Cache file ${keys[c]}.json was not trusted (${f.reason}); recomputed`]
+        : []
+    );
+    cached = { keys, notes };
+  }
+  const results = await _calibrate(backend, resolved, opts, refractory, calibrateCadcFirst, onStep);
+  if (cached) {
+    for (const [c, r] of results.entries()) {
+      await writeCache(cache!, cached.keys[c]!, r);
+      r.warnings.push(...cached.notes[c]!);
+    }
+  }
+  return results;
+}
+
+async function _calibrate(
+  backend: Backend,
+  resolved: ReturnType<typeof resolveTarget>,
+  opts: ResolvedOptions,
+  refractory: ReturnType<typeof refractorySettings>,
+  calibrateCadcFirst: boolean,
+  onStep: CalibrateExtras["onStep"],
+): Promise<NeuronCalibResult[]> {
+  const ctx = new CalibContext(backend, opts, "calibrate");
+  const chips = ctx.chips;
+  for (let c = 0; c < chips; c++) {
+    for (const m of [...resolved.warnings, ...refractory.warnings]) ctx.warn(c, m);
+  }
+  const step = async (name: string) => await onStep?.(name);
+  const w: _Work = {
+    ctx,
+    target: resolved.target,
+    success: new Uint8Array(chips * NEURONS).fill(1),
+    codes: {},
+    flags: {},
+    dac: new Int32Array(chips * 4),
+    events: [],
+    pspTarget: [],
+  };
+
+  let cadc: CadcCalibResult[] | undefined;
+  if (calibrateCadcFirst) {
+    await step("CADC");
+    cadc = await calibrateCadc(backend);
+  }
+  await step("configure");
+  await _configureChip(w);
+  await _disableSyninAndThreshold(w);
+
+  await step("tau_syn");
+  const excTau = await _tauSyn(w, "exc", resolved.target.tau_syn_exc);
+  const inhTau = await _tauSyn(w, "inh", resolved.target.tau_syn_inh);
+  _and(w.success, excTau.success);
+  _and(w.success, inhTau.success);
+  w.codes.i_bias_synin_exc_tau = excTau.codes;
+  w.codes.i_bias_synin_inh_tau = inhTau.codes;
+  w.flags.synin_exc_high_resistance = excTau.hr;
+  w.flags.synin_inh_high_resistance = inhTau.hr;
+
+  await step("synapse DAC bias");
+  await _synapseDacBias(w);
+  await step("threshold");
+  w.codes.v_threshold = await _threshold(ctx, resolved.target.threshold);
+  await step("synaptic inputs");
+  await _synapticInputs(w, { exc: excTau.codes, inh: inhTau.codes });
+
+  await step("tau_mem");
+  await _disableSyninAndThreshold(w);
+  await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
+  await _tauMem(w);
+  await step("reset");
+  const reset = await ctx.search(resetPotential(_tile(resolved.target.reset, chips)));
+  _and(w.success, reset.success);
+  w.codes.v_reset = reset.codes;
+  await step("leak");
+  const leak = await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
+  _and(w.success, leak.success);
+  w.codes.v_leak = leak.codes;
+
+  const finalConfig = await backend.config();
+  const results: NeuronCalibResult[] = backend.chips.map((chip, c) => {
+    const capmem = {} as Record<NeuronCapMemRow, number[]>;
+    for (const row of NEURON_CAPMEM_ROWS) {
+      const codes = w.codes[row];
+      capmem[row] = codes ? _chipRows(codes, c) : Array.from(finalConfig[c]![row]);
+    }
+    capmem.i_mem_offset = new Array(NEURONS).fill(0);
+    const success = _chipRows(w.success, c).map((s) => s === 1);
+    const failed = success.flatMap((s, n) => (s ? [] : [n]));
+    if (failed.length > 0) ctx.warn(c, `Calibration failed for ${describeNeurons(failed)}`);
+    return {
+      kind: "neuron" as const,
+      format: 1,
+      lifcal_version: VERSION,
+      chipId: chip.id,
+      capmem,
+      neuron: {
+        membrane_capacitance: Array.from(resolved.target.membrane_capacitance),
+        leak_division: _chipRows(w.flags.leak_division!, c),
+        leak_multiplication: _chipRows(w.flags.leak_multiplication!, c),
+        synin_exc_enable: new Array(NEURONS).fill(1),
+        synin_inh_enable: new Array(NEURONS).fill(1),
+        synin_exc_high_resistance: _chipRows(w.flags.synin_exc_high_resistance!, c),
+        synin_inh_high_resistance: _chipRows(w.flags.synin_inh_high_resistance!, c),
+        threshold_enable: new Array(NEURONS).fill(1),
+        offset_current_enable: new Array(NEURONS).fill(0),
+        refractory_counter: Array.from(refractory.refractory_counter),
+        reset_holdoff: Array.from(refractory.reset_holdoff),
+        input_clock: Array.from(refractory.input_clock),
+      },
+      hemisphere: {
+        clock_scale_fast: [refractory.clock_scale_fast, refractory.clock_scale_fast],
+        clock_scale_slow: [refractory.clock_scale_slow, refractory.clock_scale_slow],
+      },
+      quadrant: { syn_i_bias_dac: Array.from(w.dac.subarray(c * 4, c * 4 + 4)) },
+      synin: { events: w.events[c]!, psp_target: w.pspTarget[c]! },
+      ...(cadc ? { cadc: cadc[c]! } : {}),
+      success,
+      target: targetToJson(resolved.target),
+      options: optionsToJson(opts),
+      warnings: ctx.warnings[c]!,
+      verification: _emptyVerification(),
+    };
+  });
+  await step("verification");
+  await verifyResults(backend, results);
+  if (opts.refine) {
+    await step("CADC (again)");
+    const again = await calibrateCadc(backend);
+    results.forEach((r, c) => (r.cadc = again[c]!));
+    await step("refine potentials");
+    await refinePotentials(backend, results);
+  }
+  return results;
+}
+
+function _emptyVerification(): NeuronCalibResult["verification"] {
+  const empty = () => new Array<number | null>(NEURONS).fill(null);
+  return {
+    leak: empty(),
+    reset: empty(),
+    threshold: empty(),
+    tau_mem: empty(),
+    tau_syn_exc: empty(),
+    tau_syn_inh: empty(),
+    psp_exc: empty(),
+    psp_inh: empty(),
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * The state a calibration carries across its steps: the backend, the
+ * options, each chip's counter of noisy writes and its warnings. Every random
+ * draw (calix's ±5 noise on scalar CapMem writes) is keyed by the chip's key,
+ * the noise seed and that chip's own counter, so a chip's calibration never
+ * depends on its batch.
+ *
+ * @module
+ */
+
+import type { Backend, ChipSelection, SearchResult, SearchSpec } from "../backends/backend.ts";
+import type { ConfigPatch, NeuronCapMemRow } from "../backends/config.ts";
+import { NEURONS } from "../backends/layout.ts";
+import { hash4, toUniform } from "../backends/rng.ts";
+import type { SearchAlgorithm } from "../backends/search_rules.ts";
+import type { StepSpec } from "./steps.ts";
+import type { ResolvedOptions } from "./target.ts";
+
+/** Stream key separating write noise from every other draw. */
+const _WRITE_NOISE = 0x776e6f69;
+
+/**
+ * Uniform integer noise in `[−amplitude, amplitude]` for a noisy CapMem write
+ * of one neuron (calix adds ±5 to every scalar non-zero write).
+ *
+ * @example
+ * ```ts
+ * import { writeNoise } from "./context.ts";
+ * import assert from "node:assert/strict";
+ * const v = writeNoise(7, 0, 3, 100, 5);
+ * assert.ok(Number.isInteger(v) && Math.abs(v) <= 5);
+ * assert.equal(v, writeNoise(7, 0, 3, 100, 5));
+ * ```
+ */
+export function writeNoise(
+  key: number,
+  seed: number,
+  counter: number,
+  neuron: number,
+  amplitude: number,
+): number {
+  const u = toUniform(hash4(key, (seed ^ _WRITE_NOISE) >>> 0, counter, neuron));
+  return Math.min(amplitude, Math.floor(u * (2 * amplitude + 1)) - amplitude);
+}
+
+/**
+ * Which calibration a context serves; each draws its own write noise, so a
+ * refinement does not repeat the noise pattern of the calibration before it.
+ */
+export type CalibPhase = "calibrate" | "refine" | "leak-over-threshold";
+
+const _PHASES: Record<CalibPhase, number> = {
+  calibrate: 0,
+  refine: 0x3c6ef372,
+  "leak-over-threshold": 0x78dde6e4,
+};
+
+/** A calibration in progress on a backend. */
+export class CalibContext {
+  /** The backend being calibrated. */
+  readonly backend: Backend;
+  /** The calibration options. */
+  readonly options: ResolvedOptions;
+  /** Warnings per chip, in the order they arose. */
+  readonly warnings: string[][];
+  readonly #noiseCounters: Uint32Array;
+  readonly #phase: number;
+
+  /**
+   * Starts a calibration context.
+   *
+   * @example
+   * ```ts
+   * import { CalibContext } from "./context.ts";
+   * import { resolveOptions } from "./target.ts";
+   * import { openBackend } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * const ctx = new CalibContext(await openBackend({ backend: "cpu", chips: 2 }), resolveOptions());
+   * assert.equal(ctx.chips, 2);
+   * ```
+   */
+  constructor(backend: Backend, options: ResolvedOptions, phase: CalibPhase = "calibrate") {
+    this.backend = backend;
+    this.options = options;
+    this.#phase = _PHASES[phase];
+    this.warnings = backend.chips.map(() => []);
+    this.#noiseCounters = new Uint32Array(backend.chips.length);
+  }
+
+  /** Number of chips. */
+  get chips(): number {
+    return this.backend.chips.length;
+  }
+
+  /** The search algorithm the options ask for (calix's NoisyBinarySearch by default). */
+  get algorithm(): SearchAlgorithm {
+    return this.options.algorithm === "binary" ? { name: "binary" } : { name: "noisy-binary" };
+  }
+
+  /**
+   * Writes CapMem rows the way calix does: a scalar non-zero value gets
+   * uniform ±5 noise per neuron (clipped to 0..1022), zero and arrays are
+   * written exactly. Other fields in `patch` are written as they are.
+   *
+   * @example
+   * ```ts
+   * import { CalibContext } from "./context.ts";
+   * import { resolveOptions } from "./target.ts";
+   * import { openBackend } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * const be = await openBackend({ backend: "cpu", chips: 1 });
+   * const ctx = new CalibContext(be, resolveOptions());
+   * await ctx.write({ v_leak: 700, i_bias_synin_exc_gm: 0, leak_division: 1 });
+   * const [c] = await be.config();
+   * assert.ok(new Set(c!.v_leak).size > 5);
+   * assert.ok(c!.v_leak.every((v) => v >= 695 && v <= 705));
+   * assert.ok(c!.i_bias_synin_exc_gm.every((v) => v === 0));
+   * ```
+   */
+  async write(patch: ConfigPatch, selection: ChipSelection = {}): Promise<void> {
+    const chips = selection.chips ?? Array.from({ length: this.chips }, (_, c) => c);
+    const out: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(patch)) {
+      if (typeof value === "number" && value !== 0 && _isCapMemRow(field)) {
+        out[field] = chips.map((c) => this.#noisy(c, value));
+      } else {
+        out[field] = value;
+      }
+    }
+    await this.backend.write(out as ConfigPatch, selection);
+  }
+
+  #noisy(chip: number, value: number): Int32Array {
+    const counter = this.#noiseCounters[chip]!;
+    this.#noiseCounters[chip] = counter + 1;
+    const key = this.backend.keys[chip]!;
+    const out = new Int32Array(NEURONS);
+    for (let n = 0; n < NEURONS; n++) {
+      const v = value +
+        writeNoise(key, (this.options.noise_seed ^ this.#phase) >>> 0, counter, n, 5);
+      out[n] = v < 0 ? 0 : v > 1022 ? 1022 : v;
+    }
+    return out;
+  }
+
+  /**
+   * Runs a search with the options' algorithm unless the spec names one.
+   *
+   * @example
+   * ```ts
+   * import { CalibContext } from "./context.ts";
+   * import { resolveOptions } from "./target.ts";
+   * import { openBackend } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * const ctx = new CalibContext(await openBackend({ backend: "cpu", chips: 1 }), resolveOptions());
+   * const r = await ctx.search({ field: "v_reset", target: 70, measurement: { kind: "reset-potential" } });
+   * assert.equal(r.codes.length, 512);
+   * ```
+   */
+  search(spec: StepSpec): Promise<SearchResult> {
+    return this.backend.search(this.complete(spec));
+  }
+
+  /**
+   * Fills in the options' algorithm wherever a spec or its sub-searches leave it open.
+   *
+   * @example
+   * ```ts
+   * import { CalibContext } from "./context.ts";
+   * import { resolveOptions } from "./target.ts";
+   * import { openBackend } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * const ctx = new CalibContext(await openBackend({ backend: "cpu", chips: 1 }),
+   *   resolveOptions({ algorithm: "binary" }));
+   * const s = ctx.complete({ field: "v_leak", target: 80, measurement: { kind: "resting-potential" },
+   *   before: [{ field: "v_reset", target: 70, measurement: { kind: "reset-potential" } }] });
+   * assert.equal(s.before![0]!.algorithm.name, "binary");
+   * ```
+   */
+  complete(spec: StepSpec): SearchSpec {
+    const { before, ...rest } = spec;
+    const out: SearchSpec = { ...rest, algorithm: spec.algorithm ?? this.algorithm };
+    return before ? { ...out, before: before.map((b) => this.complete(b)) } : out;
+  }
+
+  /**
+   * Records a warning for a chip.
+   *
+   * @example
+   * ```ts
+   * import { CalibContext } from "./context.ts";
+   * import { resolveOptions } from "./target.ts";
+   * import { openBackend } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * const ctx = new CalibContext(await openBackend({ backend: "cpu", chips: 1 }), resolveOptions());
+   * ctx.warn(0, "Something to know");
+   * assert.deepEqual(ctx.warnings[0], ["Something to know"]);
+   * ```
+   */
+  warn(chip: number, message: string): void {
+    this.warnings[chip]!.push(message);
+  }
+}
+
+const _CAPMEM_ROWS: ReadonlySet<string> = new Set<NeuronCapMemRow>([
+  "v_leak",
+  "v_reset",
+  "v_threshold",
+  "i_bias_leak",
+  "i_bias_reset",
+  "i_mem_offset",
+  "i_bias_synin_exc_tau",
+  "i_bias_synin_exc_gm",
+  "i_bias_synin_exc_shift",
+  "i_bias_synin_inh_tau",
+  "i_bias_synin_inh_gm",
+  "i_bias_synin_inh_shift",
+]);
+
+function _isCapMemRow(field: string): boolean {
+  return _CAPMEM_ROWS.has(field);
+}
+
+/**
+ * Median of each chip's block of `size` values.
+ *
+ * @example
+ * ```ts
+ * import { chipMedians } from "./context.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(chipMedians(new Float32Array([1, 2, 3, 10, 20, 30]), 3), [2, 20]);
+ * ```
+ */
+export function chipMedians(values: ArrayLike<number>, size: number): number[] {
+  const out: number[] = [];
+  for (let c = 0; c * size < values.length; c++) {
+    const part = Array.prototype.slice.call(values, c * size, (c + 1) * size) as number[];
+    part.sort((a, b) => a - b);
+    const h = part.length >> 1;
+    out.push(part.length % 2 ? part[h]! : 0.5 * (part[h - 1]! + part[h]!));
+  }
+  return out;
+}
+
+/**
+ * The neuron indices where a mask is 0, for warnings ("neurons 3, 17, … (n in all)").
+ *
+ * @example
+ * ```ts
+ * import { describeNeurons } from "./context.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(describeNeurons([3, 17]), "neurons 3, 17");
+ * ```
+ */
+export function describeNeurons(indices: readonly number[]): string {
+  const shown = indices.slice(0, 10).join(", ");
+  return `neuron${indices.length === 1 ? "" : "s"} ${shown}${
+    indices.length > 10 ? `, … (${indices.length} in all)` : ""
+  }`;
+}
