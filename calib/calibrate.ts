@@ -633,6 +633,12 @@ async function _calibrate(
   await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
   await _tauMem(w);
   await step("reset");
+  // lifcal: the leak again before the reset. calix goes straight on (its
+  // hardware's reset clamp dominates the leak), but for short τ_mem the leak
+  // conductance rivals the clamp, the held reset potential lies between the
+  // reset and leak potentials, and the leak still sits where the τ_mem step
+  // left it (880 for the reset method).
+  await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
   const reset = await ctx.search(resetPotential(_tile(resolved.target.reset, chips)));
   _and(w.success, reset.success);
   w.codes.v_reset = reset.codes;
@@ -693,7 +699,7 @@ async function _calibrate(
     const again = await calibrateCadc(backend);
     results.forEach((r, c) => (r.cadc = again[c]!));
     await step("refine potentials");
-    await refinePotentials(backend, results);
+    await refinePotentials(backend, results, targetToJson(resolved.target));
   }
   return results;
 }

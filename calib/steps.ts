@@ -25,10 +25,13 @@ export type SynapticInput = "exc" | "inh";
 
 /**
  * Reads of the settled membrane averaged per step of potential searches.
- * calix reads once; four reads halve the read noise a NoisyBinarySearch has
- * to see through, for four CADC row reads (microseconds on hardware).
+ * calix reads once; eight reads cut the read noise a NoisyBinarySearch has to
+ * see through to a third (≈0.3 LSB), for eight CADC row reads (microseconds
+ * on hardware). It matters where a potential responds weakly to its code:
+ * with τ_mem near 0.5 µs the leak conductance rivals the reset clamp and
+ * halves the reset potential's response to `v_reset`.
  */
-export const POTENTIAL_READS = 4;
+export const POTENTIAL_READS = 8;
 
 /**
  * Leak potential (`v_leak`) to a CADC target: calix's `LeakPotentialCalib`.

@@ -35,6 +35,9 @@ function _targets(
  */
 export const VERIFY_PSP_EVENTS = 6;
 
+/** Reads averaged per neuron for the potentials of the check. */
+export const VERIFY_READS = 16;
+
 /** Which parameters to measure. */
 export type VerifiedParameter = keyof Omit<Verification, "rate">;
 
@@ -75,10 +78,10 @@ export async function verifyResults(
     results.forEach((r, c) => (r.verification = { ...r.verification, [name]: _rows(values, c) }));
   await applyResult(backend, results);
   if (want.has("leak")) {
-    store("leak", await backend.measure({ kind: "resting-potential", reads: 4 }));
+    store("leak", await backend.measure({ kind: "resting-potential", reads: VERIFY_READS }));
   }
   if (want.has("reset")) {
-    store("reset", await backend.measure({ kind: "reset-potential", reads: 4 }));
+    store("reset", await backend.measure({ kind: "reset-potential", reads: VERIFY_READS }));
   }
   if (want.has("threshold")) {
     await backend.write({
@@ -109,10 +112,14 @@ export async function verifyResults(
       );
       await backend.write({ i_mem_offset: 0 });
     } else {
+      // The reset method needs calix's large swing from reset to leak.
+      await backend.write({ v_reset: 520, v_leak: 880 });
       store(
         "tau_mem",
         await backend.measure({ kind: "tau-mem-reset", windowSeconds: windowsFor(target) }),
       );
+      await applyResult(backend, results);
+      await backend.write({ threshold_enable: 0 });
     }
   }
   if (want.has("tau_syn_exc")) {
