@@ -44,6 +44,8 @@ export class CpuBackend implements Backend {
   readonly keys: Uint32Array;
   readonly #batch: TwinBatch;
   #closed = false;
+  /** Work done so far: measurements and searches run (per batch, not per chip). */
+  readonly stats: { measurements: number; searches: number } = { measurements: 0, searches: 0 };
 
   /**
    * Creates twins with the given seeds.
@@ -101,6 +103,7 @@ export class CpuBackend implements Backend {
     const size = measurementSize(m);
     const out = new Float32Array(this.chips.length * size).fill(NaN);
     const ops = this.#batch.claim(1, selection);
+    this.stats.measurements++;
     for (const c of chips) {
       const r = measureChip(m, this.#batch.params(c), {
         key: this.keys[c]!,
@@ -116,6 +119,7 @@ export class CpuBackend implements Backend {
   /** Runs a whole search with the generic driver. */
   async search(spec: SearchSpec): Promise<SearchResult> {
     this.#open();
+    this.stats.searches++;
     return await genericSearch(this, spec);
   }
 
