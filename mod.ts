@@ -52,3 +52,5 @@ export * from "./calib/result.ts";
 export * from "./calib/verify.ts";
 export * from "./calib/cache.ts";
 export * from "./calib/atomic_write.ts";
+export * from "./backends/webgpu/webgpu_backend.ts";
+export * from "./backends/webgpu/self_test.ts";

@@ -7,20 +7,41 @@
 
 import type { Backend } from "./backend.ts";
 import { CpuBackend } from "./cpu/cpu_backend.ts";
-import { twinConfig, type TwinConfigOverride } from "./twin/twin_config.ts";
+import { type TwinConfig, twinConfig, type TwinConfigOverride } from "./twin/twin_config.ts";
+import { type GpuSelfTest, gpuSelfTest } from "./webgpu/self_test.ts";
+import { WebGpuBackend } from "./webgpu/webgpu_backend.ts";
 
 /** Options of {@linkcode openBackend}. */
 export interface OpenBackendOptions {
   /**
-   * Which executor: `"cpu"` (the twin simulator on the CPU), `"auto"` (the
-   * best available simulator: the CPU executor in this version), `"webgpu"`
-   * or `"remote"` (not available in this version: a clear error).
+   * Which executor: `"cpu"` (the twin simulator on the CPU), `"webgpu"` (the
+   * WGSL kernels on a WebGPU adapter; an error without one), `"auto"`
+   * (WebGPU when an adapter exists and its start-up self-test passes, the
+   * software adapter included; the CPU otherwise, with a one-line notice) or
+   * `"remote"` (hardware transports: not available in this version).
    */
   readonly backend: "auto" | "cpu" | "webgpu" | "remote";
   /** A chip count (seeds 1..n) or a list of seeds. */
   readonly chips: number | readonly number[];
   /** Changes to the twin model's default numbers. */
   readonly twin?: TwinConfigOverride;
+  /** Receives `auto`'s one-line notice when it falls back to the CPU (default: stderr). */
+  readonly onNotice?: (message: string) => void;
+}
+
+let _selfTest: Promise<GpuSelfTest> | undefined;
+
+/**
+ * The WebGPU self-test of this process (run once, then remembered).
+ *
+ * @example
+ * ```ts ignore
+ * const t = await webgpuSelfTest();
+ * console.log(t.passed, t.adapter);
+ * ```
+ */
+export function webgpuSelfTest(twin: TwinConfig = twinConfig()): Promise<GpuSelfTest> {
+  return (_selfTest ??= gpuSelfTest(twin));
 }
 
 /**
@@ -62,17 +83,41 @@ export function chipSeeds(chips: number | readonly number[]): number[] {
  * await be.close();
  * ```
  */
-// deno-lint-ignore require-await
 export async function openBackend(options: OpenBackendOptions): Promise<Backend> {
   const seeds = chipSeeds(options.chips);
+  const twin = twinConfig(options.twin ?? {});
+  const notice = options.onNotice ?? ((m: string) => console.error(m));
   switch (options.backend) {
     case "cpu":
-    case "auto":
-      return new CpuBackend(seeds, twinConfig(options.twin ?? {}));
-    case "webgpu":
+      return new CpuBackend(seeds, twin);
+    case "webgpu": {
+      const backend = await WebGpuBackend.open(seeds, twin);
+      if (!backend) {
+        throw new Error(
+          "No usable WebGPU adapter (set DENO_WEBGPU_BACKEND=vulkan or gl, or use the cpu backend)",
+        );
+      }
+      return backend;
+    }
+    case "auto": {
+      const test = await webgpuSelfTest();
+      if (test.passed) {
+        try {
+          const backend = await WebGpuBackend.open(seeds, twin);
+          if (backend) return backend;
+        } catch (e) {
+          notice(
+            `lifcal: WebGPU failed to start (${(e as Error).message}); using the CPU executor`,
+          );
+          return new CpuBackend(seeds, twin);
+        }
+      }
+      notice(`lifcal: ${test.reason ?? "no usable WebGPU adapter"}; using the CPU executor`);
+      return new CpuBackend(seeds, twin);
+    }
     case "remote":
       throw new Error(
-        `The ${options.backend} backend is not available in this version of lifcal; use cpu`,
+        "The remote backend is not available in this version of lifcal; use cpu or webgpu",
       );
     default:
       throw new TypeError(

@@ -1,99 +1,195 @@
 /**
- * `lifcal`, the command line of lifcal (`deno task lifcal <command>`).
+ * `lifcal`, the command line of lifcal (`deno task lifcal <command>`;
+ * `deno task calibrate` runs `lifcal calibrate`).
+ *
+ * Exit codes: 0 done; 1 some chip below `--min-success`, a failed self
+ * test, or `merge` refusing; 2 a usage or input error (nothing written);
+ * 3 a runtime failure (finished chips stay written).
  *
  * @module
  */
 
-import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import pc from "picocolors";
-import { openBackend } from "../backends/open_backend.ts";
-import { VERSION } from "../version.ts";
+import { openBackend, VERSION } from "../mod.ts";
+import {
+  type Assignment,
+  collectAssignment,
+  parseFraction,
+  parsePositiveInt,
+  parseSeeds,
+} from "./args.ts";
+import {
+  BACKEND_KINDS,
+  calibrateCommand,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_CHIPS,
+} from "./calibrate_command.ts";
+import { mergeCommand } from "./merge.ts";
+import { reportCommand } from "./report.ts";
+import { selftestCommand } from "./selftest.ts";
+import { parseShard } from "./shard.ts";
 import { surveyChips } from "./survey.ts";
+import { MergeRefusal, UsageError } from "./usage_error.ts";
 
-/**
- * Parses a seed list such as `1-4,10,12-13`.
- *
- * @example
- * ```ts
- * import { parseSeeds } from "./main.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(parseSeeds("1-3,7"), [1, 2, 3, 7]);
- * ```
- */
-export function parseSeeds(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(",")) {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new InvalidArgumentError(`"${part}" is not a seed or a range like 1-64`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo) throw new InvalidArgumentError(`Range ${part} runs backwards`);
-    if (hi - lo > 1_000_000) throw new InvalidArgumentError(`Range ${part} is too long`);
-    for (let s = lo; s <= hi; s++) out.push(s);
-  }
-  return out;
-}
+export { parseSeeds } from "./args.ts";
 
-function _positiveInt(text: string): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError("must be a positive integer");
-  return v;
+function _sentence(text: string): string {
+  const t = text.replace(/^error:\s*/, "").trim();
+  return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
 /**
- * Builds the `lifcal` command (exported for tests).
+ * Builds the `lifcal` command; each action reports its exit code through
+ * `setExitCode`.
  *
  * @example
  * ```ts
  * import { buildProgram } from "./main.ts";
  * import assert from "node:assert/strict";
- * assert.equal(buildProgram().name(), "lifcal");
+ * const program = buildProgram(() => {});
+ * assert.equal(program.name(), "lifcal");
+ * assert.deepEqual(program.commands.map((c) => c.name()),
+ *   ["calibrate", "merge", "report", "selftest", "survey"]);
  * ```
  */
-export function buildProgram(): Command {
+export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command()
     .name("lifcal")
     .description("Calibrate the LIF neurons of BrainScaleS-2 chips and their simulated twins")
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)) });
-
-  program
-    .command("survey")
-    .description("measure the uncalibrated spread of every neuron parameter of simulated chips")
-    .option("--chips <n>", "number of simulated chips (seeds 1..n)", _positiveInt, 2)
-    .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
-    .option("--backend <kind>", "auto | cpu", "auto")
-    .option("--json", "print a JSON document instead of a table")
-    .action(async (opts) => {
-      await _survey(opts.seeds ?? opts.chips, opts.backend, opts.json ?? false);
+    .configureOutput({
+      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      outputError: (s, write) => write(pc.red(`lifcal: ${_sentence(s)}\n`)),
     });
 
   program
     .command("calibrate")
     .description(
-      "survey the chips a calibration will start from (neuron calibration: next version)",
+      "calibrate every neuron of a batch of chips; writes chips/<id>.json, summary.json, report.html and report.md",
     )
-    .option("--chips <n>", "number of simulated chips (seeds 1..n)", _positiveInt, 2)
+    .option(
+      "--chips <n>",
+      `simulated chips with seeds 1..n (default ${DEFAULT_CHIPS})`,
+      parsePositiveInt,
+    )
     .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
-    .option("--backend <kind>", "auto | cpu", "auto")
-    .option("--json", "print a JSON document instead of a table")
-    .action(async (opts) => {
-      console.error(
-        pc.yellow(
-          "lifcal " + VERSION +
-            " does not calibrate neurons yet; this is the uncalibrated state a calibration starts from.",
-        ),
+    .addOption(
+      new Option("--backend <kind>", "the executor").choices(BACKEND_KINDS).default(
+        "auto" as const,
+      ),
+    )
+    .option("--url <url>", "address of a remote backend (--backend remote)")
+    .option("--target <file>", "JSON file with target fields (and options such as noise_seed)")
+    .option(
+      "--set <field=value>",
+      "set a target or option field, repeatable; the value is JSON or text: --set tau_mem=20us --set leak=100",
+      collectAssignment,
+      [] as Assignment[],
+    )
+    .option(
+      "--leak-over-threshold <rate>",
+      "then set thresholds for this rate without input, e.g. 100kHz",
+    )
+    .option("--no-refine", "skip the final CADC re-calibration and potential refinement")
+    .option(
+      "--batch-size <k>",
+      `chips calibrated together per backend batch (default ${DEFAULT_BATCH_SIZE})`,
+      parsePositiveInt,
+      DEFAULT_BATCH_SIZE,
+    )
+    .option("--out <dir>", "output folder", "./lifcal-out")
+    .option("--resume", "skip chips whose valid result for the same target is in --out")
+    .option(
+      "--shard <i/n|auto>",
+      "calibrate only shard i of n of the chips (auto: Slurm or Kubernetes)",
+      parseShard,
+    )
+    .option(
+      "--shard-count <n>",
+      "shard count for --shard auto with JOB_COMPLETION_INDEX",
+      parsePositiveInt,
+    )
+    .option("--json", "print the summary as JSON on stdout")
+    .option("--quiet", "no progress and no table")
+    .option(
+      "--min-success <fraction>",
+      "exit 1 if a chip has fewer calibrated neurons than this (default 0.95)",
+      parseFraction,
+      0.95,
+    )
+    .action(async (o) => {
+      setExitCode(
+        await calibrateCommand({
+          chips: o.chips,
+          seeds: o.seeds,
+          backend: o.backend,
+          url: o.url,
+          target: o.target,
+          set: o.set,
+          leakOverThreshold: o.leakOverThreshold,
+          refine: o.refine,
+          batchSize: o.batchSize,
+          out: o.out,
+          resume: o.resume ?? false,
+          shard: o.shard,
+          shardCount: o.shardCount,
+          json: o.json ?? false,
+          quiet: o.quiet ?? false,
+          minSuccess: o.minSuccess,
+        }),
       );
-      await _survey(opts.seeds ?? opts.chips, opts.backend, opts.json ?? false);
+    });
+
+  program
+    .command("merge")
+    .description(
+      "join shard outputs into one summary.json and report; refuses on missing, duplicated or inconsistent shards",
+    )
+    .argument("<dirs...>", "output folders of the shards (one shared folder or several)")
+    .option("--out <dir>", "where the merged output goes (default: the one folder given)")
+    .option("--json", "print the merged summary as JSON on stdout")
+    .option("--quiet", "print nothing else")
+    .action(async (dirs, o) => {
+      setExitCode(
+        await mergeCommand(dirs, { out: o.out, json: o.json ?? false, quiet: o.quiet ?? false }),
+      );
+    });
+
+  program
+    .command("report")
+    .description("rebuild report.html and report.md from DIR/summary.json and DIR/chips/")
+    .argument("<dir>", "an output folder")
+    .action(async (dir) => setExitCode(await reportCommand(dir)));
+
+  program
+    .command("selftest")
+    .description("print the GPU adapter and check each available executor against the twin's truth")
+    .action(async () => setExitCode(await selftestCommand()));
+
+  program
+    .command("survey")
+    .description("measure the uncalibrated spread of every neuron parameter of simulated chips")
+    .option("--chips <n>", "number of simulated chips (seeds 1..n)", parsePositiveInt, 2)
+    .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
+    .addOption(
+      new Option("--backend <kind>", "the executor").choices(["auto", "cpu"] as const).default(
+        "auto" as const,
+      ),
+    )
+    .option("--json", "print a JSON document instead of a table")
+    .action(async (o) => {
+      await _survey(o.seeds ?? o.chips, o.backend, o.json ?? false);
     });
   return program;
 }
 
-async function _survey(chips: number | number[], kind: string, json: boolean): Promise<void> {
-  if (kind !== "auto" && kind !== "cpu") {
-    throw new RangeError(`backend "${kind}" is not available in this version; use auto or cpu`);
-  }
+async function _survey(
+  chips: number | number[],
+  kind: "auto" | "cpu",
+  json: boolean,
+): Promise<void> {
   const backend = await openBackend({ backend: kind, chips });
   const t0 = performance.now();
   const surveys = await surveyChips(backend);
@@ -124,18 +220,33 @@ async function _survey(chips: number | number[], kind: string, json: boolean): P
   console.log(pc.dim(`${surveys.length} chips in ${wall.toFixed(2)} s`));
 }
 
-if (import.meta.main) {
+/**
+ * Runs `lifcal` with the given arguments and returns the exit code; errors
+ * are printed as one line on stderr.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(await main(["--version"]), 0);
+ * ```
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  let code = 0;
   try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    await buildProgram((c) => (code = c)).parseAsync([...args], { from: "user" });
+    return code;
   } catch (e) {
-    const err = e as { code?: string; exitCode?: number; message?: string };
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") Deno.exit(0);
-    if (err.code?.startsWith("commander.")) Deno.exit(2);
-    if (e instanceof InvalidArgumentError || e instanceof RangeError || e instanceof TypeError) {
-      console.error(pc.red(`lifcal: ${(e as Error).message}`));
-      Deno.exit(2);
+    if (e instanceof CommanderError) {
+      // commander has printed its message (or the help / version) already.
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" ? 0 : 2;
     }
-    console.error(pc.red(`lifcal: ${err.message ?? String(e)}`));
-    Deno.exit(3);
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(pc.red(`lifcal: ${message}`));
+    if (e instanceof UsageError) return 2;
+    if (e instanceof MergeRefusal) return 1;
+    return 3;
   }
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

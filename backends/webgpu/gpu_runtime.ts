@@ -1,0 +1,358 @@
+/**
+ * The WebGPU runtime of the twin executor: one device, the shader modules of
+ * `kernels/`, one explicit bind group layout shared by every pipeline,
+ * pipelines built once (async) and cached, buffers sized per batch and grown
+ * on demand, and a recorder that turns a list of dispatches into one compute
+ * pass, one submit and at most one readback.
+ *
+ * @module
+ */
+
+import { DESC_STRIDE, type DescValues, writeDesc } from "./layout.ts";
+
+/** The kernel entry points, by the WGSL module that holds them. */
+export const KERNELS = {
+  params: ["computeParams"],
+  measure: [
+    "measureSettled",
+    "measureThresholdMax",
+    "measureTauMem",
+    "measureTauMemCadc",
+    "measureTauSyn",
+    "measureSynlineDrop",
+    "quadrantMedian",
+    "measurePsp",
+    "measureSpikeCount",
+    "measureCadcReference",
+  ],
+  search: [
+    "searchInit",
+    "writeField",
+    "quadrantMean",
+    "applyMap",
+    "searchUpdate",
+    "searchSuccess",
+    "combineFlags",
+    "traceStep",
+  ],
+} as const;
+
+/** The name of a kernel entry point. */
+export type KernelName =
+  | (typeof KERNELS.params)[number]
+  | (typeof KERNELS.measure)[number]
+  | (typeof KERNELS.search)[number];
+
+/** The buffers bound at group 0, by binding number (see `kernels/twin_common.wgsl`). */
+export const BINDINGS = [
+  "twin",
+  "desc",
+  "mismNeuron",
+  "mismQuadrant",
+  "mismChannel",
+  "cfgNeuron",
+  "cfgChip",
+  "cfgChannel",
+  "parNeuron",
+  "parChannel",
+  "chipInfo",
+  "readings",
+  "mstate",
+  "aux",
+  "sInt",
+  "sFloat",
+] as const;
+
+/** A buffer of the bind group. */
+export type BindingName = (typeof BINDINGS)[number];
+
+const _READ_ONLY: ReadonlySet<BindingName> = new Set([
+  "mismNeuron",
+  "mismQuadrant",
+  "mismChannel",
+  "chipInfo",
+  "aux",
+]);
+
+async function _source(name: string): Promise<string> {
+  return await Deno.readTextFile(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+}
+
+/** Storage buffers a pipeline needs per shader stage. */
+export const STORAGE_BUFFERS = 14;
+
+/**
+ * Requests a device for the twin kernels, with limits raised to what the
+ * kernels need and capped at the adapter's. Returns `undefined` when no
+ * adapter exists or it cannot bind enough storage buffers.
+ *
+ * @example
+ * ```ts ignore
+ * const gpu = await requestTwinDevice();
+ * console.log(gpu?.adapter.info.description ?? "no adapter");
+ * ```
+ */
+export async function requestTwinDevice(): Promise<
+  { adapter: GPUAdapter; device: GPUDevice } | undefined
+> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return undefined;
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return undefined;
+  const a = adapter.limits;
+  if (a.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS) return undefined;
+  const features: GPUFeatureName[] = adapter.features.has("timestamp-query")
+    ? ["timestamp-query"]
+    : [];
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: STORAGE_BUFFERS,
+      maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+      maxBufferSize: a.maxBufferSize,
+      maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  return { adapter, device };
+}
+
+/** One recorded dispatch. */
+interface _Dispatch {
+  readonly kernel: KernelName;
+  readonly desc: DescValues;
+  readonly groups: number;
+}
+
+/** A buffer read back after a submit: which, from where, how many bytes. */
+export interface Readback {
+  /** Source buffer. */
+  readonly buffer: BindingName;
+  /** Byte offset in it. */
+  readonly offset: number;
+  /** Bytes to read. */
+  readonly size: number;
+}
+
+/** Device, pipelines and buffers of one WebGPU twin backend. */
+export class GpuRuntime {
+  /** The device. */
+  readonly device: GPUDevice;
+  /** The adapter's description. */
+  readonly adapter: string;
+  readonly #layout: GPUBindGroupLayout;
+  readonly #pipelines = new Map<KernelName, GPUComputePipeline>();
+  readonly #buffers = new Map<BindingName, GPUBuffer>();
+  #bindGroup: GPUBindGroup | undefined;
+  #staging: GPUBuffer | undefined;
+  #lost: string | undefined;
+  /** Work done so far. */
+  readonly stats = { submits: 0, dispatches: 0, readbacks: 0 };
+
+  private constructor(device: GPUDevice, adapter: string, layout: GPUBindGroupLayout) {
+    this.device = device;
+    this.adapter = adapter;
+    this.#layout = layout;
+    device.lost.then((info) => {
+      this.#lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /**
+   * Creates the runtime: compiles every kernel (async pipelines, built once).
+   *
+   * @example
+   * ```ts ignore
+   * const gpu = await requestTwinDevice();
+   * const rt = await GpuRuntime.create(gpu!.device, gpu!.adapter.info.description);
+   * ```
+   */
+  static async create(device: GPUDevice, adapter: string): Promise<GpuRuntime> {
+    const layout = device.createBindGroupLayout({
+      entries: BINDINGS.map((name, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: name === "twin" || name === "desc"
+          ? { type: "uniform" as const, hasDynamicOffset: name === "desc" }
+          : { type: _READ_ONLY.has(name) ? "read-only-storage" as const : "storage" as const },
+      })),
+    });
+    const rt = new GpuRuntime(device, adapter, layout);
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    const common = await _source("twin_common");
+    device.pushErrorScope("validation");
+    const jobs: Promise<void>[] = [];
+    for (const [module, entries] of Object.entries(KERNELS)) {
+      const code = `${common}\n${await _source(module)}`;
+      const shader = device.createShaderModule({ code, label: module });
+      const info = await shader.getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === "error");
+      if (errors.length > 0) {
+        await device.popErrorScope();
+        throw new Error(
+          `WGSL kernel ${module}.wgsl does not compile: ${
+            errors.map((e) => `line ${e.lineNum}: ${e.message}`).join("; ")
+          }`,
+        );
+      }
+      for (const entryPoint of entries) {
+        jobs.push(
+          device.createComputePipelineAsync({
+            layout: pipelineLayout,
+            compute: { module: shader, entryPoint },
+            label: entryPoint,
+          }).then((p) => void rt.#pipelines.set(entryPoint as KernelName, p)),
+        );
+      }
+    }
+    await Promise.all(jobs);
+    const error = await device.popErrorScope();
+    if (error) throw new Error(`WebGPU kernels failed to compile: ${error.message}`);
+    return rt;
+  }
+
+  /**
+   * Ensures a buffer holds at least `bytes` (grows it, dropping its content).
+   *
+   * @example
+   * ```ts ignore
+   * rt.ensure("readings", 4 * 1024);
+   * ```
+   */
+  ensure(name: BindingName, bytes: number): GPUBuffer {
+    const size = Math.max(256, Math.ceil(bytes / 256) * 256);
+    const have = this.#buffers.get(name);
+    if (have && have.size >= size) return have;
+    have?.destroy();
+    const usage = name === "twin" || name === "desc"
+      ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
+      : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    // Grow geometrically so repeated growth stays cheap.
+    const grown = have ? Math.max(size, Math.ceil((have.size * 1.5) / 256) * 256) : size;
+    const buffer = this.device.createBuffer({ size: grown, usage, label: name });
+    this.#buffers.set(name, buffer);
+    this.#bindGroup = undefined;
+    return buffer;
+  }
+
+  /**
+   * Uploads data at a byte offset of a buffer (growing it if needed, which
+   * only happens before anything else was written to it).
+   *
+   * @example
+   * ```ts ignore
+   * rt.upload("aux", new Float32Array(1024));
+   * ```
+   */
+  upload(name: BindingName, data: ArrayBufferView, offset = 0): void {
+    const buffer = this.ensure(name, offset + data.byteLength);
+    this.device.queue.writeBuffer(
+      buffer,
+      offset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
+  #group(): GPUBindGroup {
+    if (!this.#bindGroup) {
+      this.#bindGroup = this.device.createBindGroup({
+        layout: this.#layout,
+        entries: BINDINGS.map((name, binding) => ({
+          binding,
+          resource: name === "desc"
+            ? { buffer: this.ensure(name, DESC_STRIDE), size: DESC_STRIDE }
+            : { buffer: this.ensure(name, 256) },
+        })),
+      });
+    }
+    return this.#bindGroup;
+  }
+
+  /**
+   * Encodes the dispatches in one compute pass, submits them with the
+   * readbacks copied after them, and resolves to the read bytes (one
+   * `mapAsync` for all of them).
+   *
+   * @example
+   * ```ts ignore
+   * const [bytes] = await rt.run(dispatches, [{ buffer: "readings", offset: 0, size: 4096 }]);
+   * ```
+   */
+  async run(
+    dispatches: readonly _Dispatch[],
+    readbacks: readonly Readback[],
+  ): Promise<ArrayBuffer[]> {
+    if (this.#lost) throw new Error(`The WebGPU device was lost (${this.#lost})`);
+    const descBytes = new ArrayBuffer(Math.max(1, dispatches.length) * DESC_STRIDE);
+    dispatches.forEach((d, k) => writeDesc(descBytes, k, d.desc));
+    this.upload("desc", new Uint8Array(descBytes));
+    const group = this.#group();
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    this.device.pushErrorScope("validation");
+    const encoder = this.device.createCommandEncoder();
+    if (dispatches.length > 0) {
+      const pass = encoder.beginComputePass();
+      let current: KernelName | undefined;
+      dispatches.forEach((d, k) => {
+        if (d.kernel !== current) {
+          pass.setPipeline(this.#pipelines.get(d.kernel)!);
+          current = d.kernel;
+        }
+        pass.setBindGroup(0, group, [k * DESC_STRIDE]);
+        // Reshape past the per-dimension limit; kernels rebuild the linear index.
+        const x = Math.min(d.groups, max);
+        const y = Math.ceil(d.groups / x);
+        pass.dispatchWorkgroups(x, y);
+      });
+      pass.end();
+    }
+    const total = readbacks.reduce((s, r) => s + Math.ceil(r.size / 4) * 4, 0);
+    let staging: GPUBuffer | undefined;
+    if (total > 0) {
+      if (!this.#staging || this.#staging.size < total) {
+        this.#staging?.destroy();
+        this.#staging = this.device.createBuffer({
+          size: Math.ceil(total / 256) * 256,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        });
+      }
+      staging = this.#staging;
+      let at = 0;
+      for (const r of readbacks) {
+        encoder.copyBufferToBuffer(this.#buffers.get(r.buffer)!, r.offset, staging, at, r.size);
+        at += Math.ceil(r.size / 4) * 4;
+      }
+    }
+    this.device.queue.submit([encoder.finish()]);
+    const error = await this.device.popErrorScope();
+    if (error) throw new Error(`WebGPU rejected the work: ${error.message}`);
+    this.stats.submits++;
+    this.stats.dispatches += dispatches.length;
+    if (!staging) {
+      await this.device.queue.onSubmittedWorkDone();
+      return [];
+    }
+    this.stats.readbacks++;
+    await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(total / 256) * 256);
+    const mapped = staging.getMappedRange(0, Math.ceil(total / 256) * 256);
+    const out: ArrayBuffer[] = [];
+    let at = 0;
+    for (const r of readbacks) {
+      out.push(mapped.slice(at, at + r.size));
+      at += Math.ceil(r.size / 4) * 4;
+    }
+    staging.unmap();
+    if (this.#lost) throw new Error(`The WebGPU device was lost (${this.#lost})`);
+    return out;
+  }
+
+  /** Releases every buffer and the device. */
+  destroy(): void {
+    for (const b of this.#buffers.values()) b.destroy();
+    this.#staging?.destroy();
+    this.#buffers.clear();
+    this.device.destroy();
+  }
+}
+
+export type { _Dispatch as Dispatch };

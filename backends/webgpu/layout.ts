@@ -1,0 +1,321 @@
+/**
+ * Host-side packing of the twin's data into the GPU buffers whose layouts
+ * `kernels/twin_common.wgsl` declares: the `Twin` uniform, per-neuron and
+ * per-quadrant mismatch, the configuration, and the per-dispatch `Desc`
+ * slots. The field orders here and in the WGSL structs must agree; the
+ * CPU/GPU parity tests hold them together.
+ *
+ * @module
+ */
+
+import { type ChipConfig, FIELD_NAMES, type FieldName, FIELDS } from "../config.ts";
+import { CADC_CHANNELS, NEURONS, QUADRANTS } from "../layout.ts";
+import type { ChipMismatch } from "../twin/mismatch.ts";
+import type { TwinConfig } from "../twin/twin_config.ts";
+
+/** Bytes of one `Desc` slot (the dynamic-offset alignment). */
+export const DESC_STRIDE = 256;
+
+/** f32 values per `NeuronMismatch`. */
+export const MISMATCH_FLOATS = 34;
+/** f32 values per `NeuronParams`. */
+export const PARAM_FLOATS = 20;
+/** i32 values per `NeuronConfig`. */
+export const NEURON_CONFIG_INTS = 24;
+/** i32 values per `ChipConfig`. */
+export const CHIP_CONFIG_INTS = 16;
+/** f32 values per `MeasState`. */
+export const MEAS_STATE_FLOATS = 8;
+
+/** The per-neuron configuration fields, in the order of the WGSL `NeuronConfig`. */
+export const NEURON_FIELDS: readonly FieldName[] = FIELD_NAMES.filter((f) =>
+  FIELDS[f].scope === "neuron"
+);
+
+/**
+ * The `Twin` uniform: the model numbers the kernels read.
+ *
+ * @example
+ * ```ts
+ * import { packTwin } from "./layout.ts";
+ * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
+ * import assert from "node:assert/strict";
+ * const u = packTwin(DEFAULT_TWIN_CONFIG);
+ * assert.equal(u.length, 32);
+ * assert.equal(u[31], Infinity);
+ * ```
+ */
+export function packTwin(t: TwinConfig): Float32Array {
+  return Float32Array.from([
+    t.voltageCell.offset,
+    t.voltageCell.span,
+    t.rails.low,
+    t.rails.high,
+    t.noise.membrane,
+    t.noise.line,
+    t.noise.cadc,
+    t.noise.madc,
+    t.lineRest,
+    t.madc.offset,
+    t.madc.lsb,
+    t.cadc.readPeriod,
+    t.leak.kappaPivot,
+    t.capacitance.full,
+    t.leakConductance.G,
+    t.synapticTau.Cs,
+    t.synapticTau.G,
+    t.ota.full,
+    t.reference.pivot,
+    t.synapseDac.perWeight,
+    t.synapseDac.dacRef,
+    t.offsetCurrent.perCode,
+    t.resetClamp.tau,
+    t.resetClamp.codeRef,
+    t.cadc.offsetSpan,
+    t.cadc.lsbBase,
+    t.cadc.lsbSpan,
+    t.crosstalk.pivot,
+    t.crosstalk.ramp,
+    t.crosstalk.sameCode,
+    t.refractoryClock,
+    Infinity,
+  ]);
+}
+
+/**
+ * Per-neuron mismatch of one chip, `NeuronMismatch` × 512.
+ *
+ * @example
+ * ```ts
+ * import { packNeuronMismatch, MISMATCH_FLOATS } from "./layout.ts";
+ * import { drawMismatch } from "../twin/mismatch.ts";
+ * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
+ * import assert from "node:assert/strict";
+ * const m = drawMismatch(1, DEFAULT_TWIN_CONFIG);
+ * const a = packNeuronMismatch(m);
+ * assert.equal(a.length, 512 * MISMATCH_FLOATS);
+ * assert.equal(a[0], Math.fround(m.leakA[0]!));
+ * ```
+ */
+export function packNeuronMismatch(m: ChipMismatch): Float32Array {
+  const cols: ArrayLike<number>[] = [
+    m.leakA,
+    m.leakB,
+    m.leakKappa,
+    m.resetA,
+    m.resetB,
+    m.thresholdA,
+    m.thresholdB,
+    m.capIntrinsic,
+    m.capGain,
+    m.leakK,
+    m.leakGamma,
+    m.leakDivRatio,
+    m.leakMulRatio,
+    m.leakParasitic,
+    m.synTauK[0],
+    m.synTauK[1],
+    m.synTauGamma[0],
+    m.synTauGamma[1],
+    m.synHr[0],
+    m.synHr[1],
+    m.synParasitic[0],
+    m.synParasitic[1],
+    m.gmK[0],
+    m.gmK[1],
+    m.refRho[0],
+    m.refRho[1],
+    m.refLambda[0],
+    m.refLambda[1],
+    m.offsetK,
+    m.resetK,
+    m.crosstalkCoupling,
+    m.sameCode[0],
+    m.sameCode[1],
+    m.sameCode[2],
+  ];
+  const out = new Float32Array(NEURONS * MISMATCH_FLOATS);
+  for (let n = 0; n < NEURONS; n++) {
+    for (let k = 0; k < MISMATCH_FLOATS; k++) out[n * MISMATCH_FLOATS + k] = cols[k]![n]!;
+  }
+  return out;
+}
+
+/**
+ * Per-quadrant mismatch of one chip, `QuadrantMismatch` × 4.
+ *
+ * @example
+ * ```ts
+ * import { packQuadrantMismatch } from "./layout.ts";
+ * import { drawMismatch } from "../twin/mismatch.ts";
+ * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(packQuadrantMismatch(drawMismatch(1, DEFAULT_TWIN_CONFIG)).length, 16);
+ * ```
+ */
+export function packQuadrantMismatch(m: ChipMismatch): Float32Array {
+  const out = new Float32Array(QUADRANTS * 4);
+  for (let q = 0; q < QUADRANTS; q++) {
+    out.set([m.quadrantGain[q]!, m.dacK[q]!, m.cadcOffsetK[q]!, m.cadcSlopeK[q]!], q * 4);
+  }
+  return out;
+}
+
+/**
+ * The channel offsets of one chip followed by its reference-cell coupling (1025 values).
+ *
+ * @example
+ * ```ts
+ * import { packChannelMismatch } from "./layout.ts";
+ * import { drawMismatch } from "../twin/mismatch.ts";
+ * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(packChannelMismatch(drawMismatch(1, DEFAULT_TWIN_CONFIG)).length, 1025);
+ * ```
+ */
+export function packChannelMismatch(m: ChipMismatch): Float32Array {
+  const out = new Float32Array(CADC_CHANNELS + 1);
+  out.set(m.cadcChannel);
+  out[CADC_CHANNELS] = m.referenceCoupling;
+  return out;
+}
+
+/**
+ * One chip's configuration as the three GPU arrays: `NeuronConfig` × 512,
+ * `ChipConfig`, channel offsets × 1024.
+ *
+ * @example
+ * ```ts
+ * import { packConfig } from "./layout.ts";
+ * import { initialConfig } from "../config.ts";
+ * import assert from "node:assert/strict";
+ * const p = packConfig(initialConfig());
+ * assert.equal(p.neuron.length, 512 * 24);
+ * assert.equal(p.neuron[0], 400);
+ * assert.equal(p.chip[0], 600);
+ * ```
+ */
+export function packConfig(c: Readonly<ChipConfig>): {
+  neuron: Int32Array;
+  chip: Int32Array;
+  channel: Int32Array;
+} {
+  const neuron = new Int32Array(NEURONS * NEURON_CONFIG_INTS);
+  NEURON_FIELDS.forEach((f, k) => {
+    const col = c[f];
+    for (let n = 0; n < NEURONS; n++) neuron[n * NEURON_CONFIG_INTS + k] = col[n]!;
+  });
+  const chip = new Int32Array(CHIP_CONFIG_INTS);
+  chip.set(c.syn_i_bias_dac, 0);
+  chip.set(c.cadc_v_ramp_offset, 4);
+  chip.set(c.cadc_i_ramp_slope, 8);
+  chip.set(c.clock_scale_fast, 12);
+  chip.set(c.clock_scale_slow, 14);
+  return { neuron, chip, channel: c.cadc_channel_offset.slice() };
+}
+
+/**
+ * Reads one field of one chip back out of the packed GPU configuration.
+ *
+ * @example
+ * ```ts
+ * import { packConfig, unpackField } from "./layout.ts";
+ * import { initialConfig } from "../config.ts";
+ * import assert from "node:assert/strict";
+ * const p = packConfig(initialConfig());
+ * assert.equal(unpackField(p, "v_threshold")[5], 600);
+ * assert.equal(unpackField(p, "cadc_i_ramp_slope").length, 4);
+ * ```
+ */
+export function unpackField(
+  p: { neuron: Int32Array; chip: Int32Array; channel: Int32Array },
+  field: FieldName,
+): Int32Array {
+  const k = NEURON_FIELDS.indexOf(field);
+  if (k >= 0) {
+    const out = new Int32Array(NEURONS);
+    for (let n = 0; n < NEURONS; n++) out[n] = p.neuron[n * NEURON_CONFIG_INTS + k]!;
+    return out;
+  }
+  switch (field) {
+    case "syn_i_bias_dac":
+      return p.chip.slice(0, 4);
+    case "cadc_v_ramp_offset":
+      return p.chip.slice(4, 8);
+    case "cadc_i_ramp_slope":
+      return p.chip.slice(8, 12);
+    case "clock_scale_fast":
+      return p.chip.slice(12, 14);
+    case "clock_scale_slow":
+      return p.chip.slice(14, 16);
+    case "cadc_channel_offset":
+      return p.channel.slice();
+    default:
+      throw new TypeError(`No GPU layout for field "${field}"`);
+  }
+}
+
+/**
+ * The `writeField` kernel's id of a searchable field.
+ *
+ * @example
+ * ```ts
+ * import { fieldId } from "./layout.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(fieldId("v_leak"), 0);
+ * assert.equal(fieldId("cadc_channel_offset"), 15);
+ * ```
+ */
+export function fieldId(field: FieldName): number {
+  const k = NEURON_FIELDS.indexOf(field);
+  if (k >= 0 && k < 12) return k;
+  const rest: Partial<Record<FieldName, number>> = {
+    syn_i_bias_dac: 12,
+    cadc_v_ramp_offset: 13,
+    cadc_i_ramp_slope: 14,
+    cadc_channel_offset: 15,
+  };
+  const id = rest[field];
+  if (id === undefined) throw new TypeError(`Field "${field}" cannot be written by a GPU search`);
+  return id;
+}
+
+/** Values of one `Desc` slot; unnamed fields are 0. */
+export interface DescValues {
+  /** Active chips. */
+  chips: number;
+  /** Operation counter offset. */
+  op?: number;
+  /** `u0..u13`, kind-specific. */
+  u?: readonly number[];
+  /** `f0..f7`, kind-specific. */
+  f?: readonly number[];
+}
+
+/**
+ * Writes a `Desc` into slot `slot` of a byte buffer.
+ *
+ * @example
+ * ```ts
+ * import { DESC_STRIDE, writeDesc } from "./layout.ts";
+ * import assert from "node:assert/strict";
+ * const buf = new ArrayBuffer(2 * DESC_STRIDE);
+ * writeDesc(buf, 1, { chips: 3, u: [7, -1], f: [0.5] });
+ * const u = new Uint32Array(buf, DESC_STRIDE, 16);
+ * assert.equal(u[0], 3);
+ * assert.equal(u[2], 7);
+ * assert.equal(new Int32Array(buf, DESC_STRIDE, 16)[3], -1);
+ * assert.equal(new Float32Array(buf, DESC_STRIDE + 64, 8)[0], 0.5);
+ * ```
+ */
+export function writeDesc(buffer: ArrayBuffer, slot: number, d: DescValues): void {
+  const base = slot * DESC_STRIDE;
+  const u = new Int32Array(buffer, base, 16);
+  const f = new Float32Array(buffer, base + 64, 8);
+  u.fill(0);
+  f.fill(0);
+  u[0] = d.chips;
+  u[1] = d.op ?? 0;
+  (d.u ?? []).forEach((v, k) => (u[2 + k] = v | 0));
+  (d.f ?? []).forEach((v, k) => (f[k] = v));
+}

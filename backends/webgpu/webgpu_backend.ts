@@ -1,0 +1,579 @@
+/**
+ * The WebGPU executor: twins simulated and searched by the WGSL kernels of
+ * `kernels/`, one invocation per neuron of every chip. A `measure` is one
+ * submit and one readback; a `search` — every step of it, nested searches
+ * included — is encoded into one submit and read back once at the end. The
+ * configuration lives on the GPU (a search moves codes there) and is mirrored
+ * on the host for validation, `config()` and `truth()`.
+ *
+ * @module
+ */
+
+import type {
+  Backend,
+  BackendInfo,
+  ChipRef,
+  ChipSelection,
+  SearchResult,
+  SearchSpec,
+  Truth,
+} from "../backend.ts";
+import { type ChipConfig, cloneConfig, type ConfigPatch } from "../config.ts";
+import { expandPerInstance, selectRows, validateSearchSpec } from "../generic_search.ts";
+import { CADC_CHANNELS, NEURONS } from "../layout.ts";
+import {
+  type Measurement,
+  measurementSize,
+  perNeuron,
+  validateMeasurement,
+} from "../measurement.ts";
+import { planSearch, startOffsets } from "../search_rules.ts";
+import { sampling } from "../cpu/tau_estimator.ts";
+import { TwinBatch } from "../twin/twin_batch.ts";
+import type { TwinConfig } from "../twin/twin_config.ts";
+import { type Dispatch, GpuRuntime, type KernelName, requestTwinDevice } from "./gpu_runtime.ts";
+import {
+  CHIP_CONFIG_INTS,
+  type DescValues,
+  fieldId,
+  MEAS_STATE_FLOATS,
+  MISMATCH_FLOATS,
+  NEURON_CONFIG_INTS,
+  packChannelMismatch,
+  packConfig,
+  packNeuronMismatch,
+  packQuadrantMismatch,
+  packTwin,
+  PARAM_FLOATS,
+  unpackField,
+} from "./layout.ts";
+
+/**
+ * Most integration steps one invocation runs per dispatch. Each step calls
+ * up to six unrolled segments and no loop, so an invocation stays far below
+ * llvmpipe's 65 535 loop iterations.
+ */
+export const MAX_STEPS_PER_DISPATCH = 4096;
+
+/** Where a search keeps its state inside the job's integer and float regions. */
+interface _Regions {
+  codes: number;
+  histCodes: number;
+  histDist: number;
+  targets: number;
+  success: number;
+  before: number;
+  limits: number[];
+  reduced: number;
+}
+
+/** One submission being recorded: dispatches, host data, operation count. */
+class _Job {
+  readonly dispatches: Dispatch[] = [];
+  readonly ints: number[] = [];
+  readonly floats: number[] = [];
+  op = 0;
+  aux: Float32Array | undefined;
+  readonly regions = new Map<SearchSpec, _Regions>();
+  constructor(readonly active: readonly number[]) {}
+
+  dispatch(kernel: KernelName, groups: number, d: Omit<DescValues, "chips">): void {
+    this.dispatches.push({ kernel, groups, desc: { chips: this.active.length, ...d } });
+  }
+  allocInts(n: number, data?: ArrayLike<number>): number {
+    const at = this.ints.length;
+    for (let i = 0; i < n; i++) this.ints.push(data ? data[i]! : 0);
+    return at;
+  }
+  allocFloats(n: number, data?: ArrayLike<number>): number {
+    const at = this.floats.length;
+    for (let i = 0; i < n; i++) this.floats.push(data ? data[i]! : 0);
+    return at;
+  }
+}
+
+/**
+ * A {@linkcode Backend} that simulates and searches twin chips on the GPU.
+ *
+ * @example Open on whatever adapter exists (or learn that none does)
+ * ```ts ignore
+ * import { WebGpuBackend } from "./webgpu_backend.ts";
+ * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
+ * const be = await WebGpuBackend.open([1, 2], DEFAULT_TWIN_CONFIG);
+ * if (be) console.log(be.info.adapter);
+ * ```
+ */
+export class WebGpuBackend implements Backend {
+  /** What runs the chips. */
+  readonly info: BackendInfo;
+  /** The chips of the batch. */
+  readonly chips: readonly ChipRef[];
+  /** RNG key per chip. */
+  readonly keys: Uint32Array;
+  /** Work done: measurements and searches requested (per batch). */
+  readonly stats = { measurements: 0, searches: 0 };
+  readonly #batch: TwinBatch;
+  readonly #rt: GpuRuntime;
+  readonly #dirty = new Set<number>();
+  #closed = false;
+
+  private constructor(batch: TwinBatch, rt: GpuRuntime) {
+    this.#batch = batch;
+    this.#rt = rt;
+    this.chips = batch.chips;
+    this.keys = batch.keys;
+    this.info = {
+      kind: "webgpu",
+      description: `WebGPU executor on ${rt.adapter} (twin model, ${batch.chips.length} chip${
+        batch.chips.length === 1 ? "" : "s"
+      })`,
+      adapter: rt.adapter,
+    };
+    const chips = batch.chips.length;
+    rt.upload("twin", packTwin(batch.twin));
+    const mn = new Float32Array(chips * NEURONS * MISMATCH_FLOATS);
+    const mq = new Float32Array(chips * 16);
+    const mc = new Float32Array(chips * (CADC_CHANNELS + 1));
+    for (let c = 0; c < chips; c++) {
+      const m = batch.mismatch(c);
+      mn.set(packNeuronMismatch(m), c * NEURONS * MISMATCH_FLOATS);
+      mq.set(packQuadrantMismatch(m), c * 16);
+      mc.set(packChannelMismatch(m), c * (CADC_CHANNELS + 1));
+      this.#dirty.add(c);
+    }
+    rt.upload("mismNeuron", mn);
+    rt.upload("mismQuadrant", mq);
+    rt.upload("mismChannel", mc);
+    rt.ensure("cfgNeuron", chips * NEURONS * NEURON_CONFIG_INTS * 4);
+    rt.ensure("cfgChip", chips * CHIP_CONFIG_INTS * 4);
+    rt.ensure("cfgChannel", chips * CADC_CHANNELS * 4);
+    rt.ensure("parNeuron", chips * NEURONS * PARAM_FLOATS * 4);
+    rt.ensure("parChannel", chips * (CADC_CHANNELS + 1) * 16);
+    rt.ensure("chipInfo", chips * 16);
+    rt.ensure("readings", chips * CADC_CHANNELS * 4);
+    rt.ensure("mstate", chips * NEURONS * MEAS_STATE_FLOATS * 4);
+    rt.ensure("aux", chips * NEURONS * 8);
+  }
+
+  /**
+   * Opens twins on the GPU; `undefined` when there is no usable adapter.
+   * Throws when the device cannot compile or run the kernels.
+   *
+   * @param seeds One u32 seed per chip.
+   * @param twin The model numbers.
+   */
+  static async open(
+    seeds: readonly number[],
+    twin: TwinConfig,
+  ): Promise<WebGpuBackend | undefined> {
+    const batch = new TwinBatch(seeds, twin);
+    const gpu = await requestTwinDevice();
+    if (!gpu) return undefined;
+    const rt = await GpuRuntime.create(
+      gpu.device,
+      gpu.adapter.info.description || "unnamed adapter",
+    );
+    return new WebGpuBackend(batch, rt);
+  }
+
+  /** The model numbers of the twins. */
+  get twin(): TwinConfig {
+    return this.#batch.twin;
+  }
+
+  /** Submits, dispatches and readbacks so far. */
+  get gpuStats(): { submits: number; dispatches: number; readbacks: number } {
+    return { ...this.#rt.stats };
+  }
+
+  /** A copy of each chip's operation counter. */
+  counters(): Uint32Array {
+    return this.#batch.counters();
+  }
+
+  /** Returns each chip's counter and advances it by `n`. */
+  claim(n = 1, selection: ChipSelection = {}): Uint32Array {
+    return this.#batch.claim(n, selection);
+  }
+
+  /** Writes a patch to every (selected) chip (validated whole first). */
+  // deno-lint-ignore require-await
+  async write(patch: ConfigPatch, selection: ChipSelection = {}): Promise<void> {
+    this.#open();
+    this.#batch.write(patch, selection);
+    for (const c of this.#batch.selected(selection)) this.#dirty.add(c);
+  }
+
+  /** Snapshots of every chip's configuration. */
+  // deno-lint-ignore require-await
+  async config(): Promise<ChipConfig[]> {
+    this.#open();
+    return this.chips.map((_, c) => cloneConfig(this.#batch.config(c)));
+  }
+
+  /** The twins' true parameters (tests and benchmarks only). */
+  // deno-lint-ignore require-await
+  async truth(patch?: ConfigPatch): Promise<Truth> {
+    this.#open();
+    return this.#batch.truth(patch);
+  }
+
+  /** Runs a measurement on every (selected) chip: one submit, one readback. */
+  async measure(m: Measurement, selection: ChipSelection = {}): Promise<Float32Array> {
+    this.#open();
+    validateMeasurement(m);
+    const active = this.#batch.selected(selection);
+    const job = this.#begin(active);
+    this.#encodeMeasurement(job, m);
+    this.stats.measurements++;
+    const [bytes] = await this.#finish(job, [{
+      buffer: "readings",
+      offset: 0,
+      size: this.chips.length * CADC_CHANNELS * 4,
+    }]);
+    const all = new Float32Array(bytes!);
+    const size = measurementSize(m);
+    const out = new Float32Array(this.chips.length * size).fill(NaN);
+    for (const c of active) {
+      out.set(all.subarray(c * CADC_CHANNELS, c * CADC_CHANNELS + size), c * size);
+    }
+    return out;
+  }
+
+  /** Runs a whole search on the GPU: one submit, one readback at the end. */
+  async search(spec: SearchSpec): Promise<SearchResult> {
+    this.#open();
+    const chips = this.chips.length;
+    const { size } = validateSearchSpec(spec, chips);
+    const active = spec.chips ?? Array.from({ length: chips }, (_, c) => c);
+    this.#batch.selected({ chips: active });
+    const job = this.#begin(active);
+    const fields = new Set<string>();
+    const traceSteps: { codes: number; readings: number }[] | undefined = spec.trace
+      ? []
+      : undefined;
+    const r = this.#encodeSearch(job, spec, 0, fields, traceSteps);
+    this.stats.searches++;
+    const n = active.length * size;
+    const readbacks = [
+      { buffer: "sInt" as const, offset: 0, size: job.ints.length * 4 },
+      { buffer: "cfgNeuron" as const, offset: 0, size: chips * NEURONS * NEURON_CONFIG_INTS * 4 },
+      { buffer: "cfgChip" as const, offset: 0, size: chips * CHIP_CONFIG_INTS * 4 },
+      { buffer: "cfgChannel" as const, offset: 0, size: chips * CADC_CHANNELS * 4 },
+      { buffer: "sFloat" as const, offset: 0, size: Math.max(4, job.floats.length * 4) },
+    ];
+    const [ints, neuron, chip, channel, floats] = (await this.#finish(job, readbacks)).map((b) =>
+      b
+    );
+    const sInt = new Int32Array(ints!);
+    const cfgN = new Int32Array(neuron!);
+    const cfgC = new Int32Array(chip!);
+    const cfgCh = new Int32Array(channel!);
+    // Mirror the fields the search and its sub-searches moved on the host.
+    for (const c of active) {
+      const packed = {
+        neuron: cfgN.subarray(
+          c * NEURONS * NEURON_CONFIG_INTS,
+          (c + 1) * NEURONS * NEURON_CONFIG_INTS,
+        ),
+        chip: cfgC.subarray(c * CHIP_CONFIG_INTS, (c + 1) * CHIP_CONFIG_INTS),
+        channel: cfgCh.subarray(c * CADC_CHANNELS, (c + 1) * CADC_CHANNELS),
+      };
+      const patch: Record<string, Int32Array> = {};
+      for (const f of fields) patch[f] = unpackField(packed, f as never);
+      this.#batch.write(patch as ConfigPatch, { chips: [c] });
+    }
+    const codes = new Int32Array(chips * size).fill(-1);
+    const success = new Uint8Array(chips * size);
+    active.forEach((c, k) => {
+      codes.set(sInt.subarray(r.codes + k * size, r.codes + (k + 1) * size), c * size);
+      for (let i = 0; i < size; i++) success[c * size + i] = sInt[r.success + k * size + i]!;
+    });
+    if (!traceSteps) return { codes, success };
+    const sFloat = new Float32Array(floats!);
+    return {
+      codes,
+      success,
+      trace: {
+        codes: traceSteps.map((t) => sInt.slice(t.codes, t.codes + n)),
+        readings: traceSteps.map((t) => sFloat.slice(t.readings, t.readings + n)),
+      },
+    };
+  }
+
+  /** Releases the device; later calls reject. */
+  // deno-lint-ignore require-await
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rt.destroy();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new Error("The WebGPU backend is closed");
+  }
+
+  #begin(active: readonly number[]): _Job {
+    // Upload the configuration of chips the host changed since the last job.
+    for (const c of this.#dirty) {
+      const p = packConfig(this.#batch.config(c));
+      this.#rt.upload("cfgNeuron", p.neuron, c * NEURONS * NEURON_CONFIG_INTS * 4);
+      this.#rt.upload("cfgChip", p.chip, c * CHIP_CONFIG_INTS * 4);
+      this.#rt.upload("cfgChannel", p.channel, c * CADC_CHANNELS * 4);
+    }
+    this.#dirty.clear();
+    const counters = this.#batch.counters();
+    const info = new Uint32Array(active.length * 4);
+    active.forEach((c, k) => info.set([c, this.keys[c]!, counters[c]!, 0], k * 4));
+    this.#rt.upload("chipInfo", info);
+    return new _Job(active);
+  }
+
+  async #finish(job: _Job, readbacks: Parameters<GpuRuntime["run"]>[1]): Promise<ArrayBuffer[]> {
+    if (job.ints.length > 0) this.#rt.upload("sInt", Int32Array.from(job.ints));
+    else this.#rt.ensure("sInt", 256);
+    if (job.floats.length > 0) this.#rt.upload("sFloat", Float32Array.from(job.floats));
+    else this.#rt.ensure("sFloat", 256);
+    if (job.aux) this.#rt.upload("aux", job.aux);
+    // The operations the job claimed, per active chip (the kernels used base + delta).
+    this.#batch.claim(job.op, { chips: job.active });
+    return await this.#rt.run(job.dispatches, readbacks.filter((r) => r.size > 0));
+  }
+
+  /** Per-neuron (samples per window, sample period) of a trace measurement. */
+  #traceAux(
+    job: _Job,
+    window: Measurement & { windowSeconds?: unknown; maxSamples?: number },
+  ): void {
+    const chips = this.chips.length;
+    const aux = new Float32Array(chips * NEURONS * 2);
+    const w = (window.windowSeconds ?? 30e-6) as number | ArrayLike<number>;
+    for (const c of job.active) {
+      for (let n = 0; n < NEURONS; n++) {
+        const s = sampling(
+          perNeuron(w, c, n),
+          this.#batch.twin.madc.samplePeriod,
+          window.maxSamples ?? 3000,
+        );
+        aux[(c * NEURONS + n) * 2] = s.n;
+        aux[(c * NEURONS + n) * 2 + 1] = s.dt;
+      }
+    }
+    if (job.aux && !job.aux.every((v, i) => v === aux[i])) {
+      throw new RangeError("A GPU search cannot nest trace measurements with different windows");
+    }
+    job.aux = aux;
+  }
+
+  #encodeMeasurement(job: _Job, m: Measurement): void {
+    const op = job.op++;
+    const neuronGroups = job.active.length * 4;
+    job.dispatch("computeParams", neuronGroups, {});
+    const twin = this.#batch.twin;
+    switch (m.kind) {
+      case "resting-potential":
+      case "reset-potential":
+        job.dispatch("measureSettled", neuronGroups, {
+          op,
+          u: [m.reads ?? 1, m.kind === "resting-potential" ? 0 : 1],
+        });
+        return;
+      case "threshold-max": {
+        const period = twin.cadc.readPeriod;
+        const samples = m.samples ?? 1000;
+        const batches = m.batches ?? 3;
+        const sub = Math.max(1, Math.round(period / (m.dtSeconds ?? period / 2)));
+        const total = batches * 2 * samples * sub;
+        for (let start = 0; start < total; start += MAX_STEPS_PER_DISPATCH) {
+          job.dispatch("measureThresholdMax", neuronGroups, {
+            op,
+            u: [samples, batches, sub, start, MAX_STEPS_PER_DISPATCH],
+            f: [period / sub],
+          });
+        }
+        return;
+      }
+      case "tau-mem":
+      case "tau-mem-reset":
+        this.#traceAux(job, m);
+        job.dispatch("measureTauMem", neuronGroups, {
+          op,
+          u: [m.kind === "tau-mem" ? 0 : 1],
+          f: [m.kind === "tau-mem" ? m.stepSeconds ?? 100e-6 : 0],
+        });
+        return;
+      case "tau-mem-cadc":
+        job.dispatch("measureTauMemCadc", neuronGroups, { op, f: [m.waitSeconds] });
+        return;
+      case "tau-syn-exc":
+      case "tau-syn-inh":
+        this.#traceAux(job, m);
+        job.dispatch("measureTauSyn", neuronGroups, {
+          op,
+          u: [m.kind === "tau-syn-exc" ? 0 : 1, m.events ?? 5],
+          f: [m.weight ?? 80],
+        });
+        return;
+      case "synline-drop":
+        job.dispatch("measureSynlineDrop", neuronGroups, { op, f: [m.weight ?? 64 * 31] });
+        job.dispatch("quadrantMedian", neuronGroups, { op });
+        return;
+      case "psp-amplitude-exc":
+      case "psp-amplitude-inh": {
+        const spacing = m.spacingSeconds ?? 1e-6;
+        const sub = Math.max(1, Math.round(spacing / (m.dtSeconds ?? 40e-9)));
+        job.dispatch("measurePsp", neuronGroups, {
+          op,
+          u: [m.kind === "psp-amplitude-exc" ? 0 : 1, m.events ?? 15, m.runs ?? 5, sub],
+          f: [m.weight ?? 80, spacing / sub],
+        });
+        return;
+      }
+      case "spike-count": {
+        const steps = Math.max(1, Math.round(m.windowSeconds / (m.dtSeconds ?? 0.1e-6)));
+        for (let start = 0; start < steps; start += MAX_STEPS_PER_DISPATCH) {
+          job.dispatch("measureSpikeCount", neuronGroups, {
+            op,
+            u: [m.counter === "8bit" ? 1 : 0, 0, 0, start, MAX_STEPS_PER_DISPATCH, steps],
+            f: [m.windowSeconds / steps, m.overflowValue ?? 65025],
+          });
+        }
+        return;
+      }
+      case "cadc-reference":
+        job.dispatch("measureCadcReference", job.active.length * 8, { op, f: [m.code] });
+        return;
+    }
+  }
+
+  #encodeSearch(
+    job: _Job,
+    spec: SearchSpec,
+    depth: number,
+    fields: Set<string>,
+    trace: { codes: number; readings: number }[] | undefined,
+  ): _Regions {
+    if (depth > 3) throw new RangeError("GPU searches nest at most 3 levels deep");
+    const chips = this.chips.length;
+    const { size, lower, upper } = validateSearchSpec(spec, chips);
+    const active = job.active;
+    if (
+      spec.chips &&
+      (spec.chips.length !== active.length || spec.chips.some((c, k) => c !== active[k]))
+    ) {
+      throw new RangeError("A nested GPU search must run on the chips of its parent");
+    }
+    const plan = planSearch(spec.algorithm, lower, upper);
+    const n = active.length * size;
+    const groups = Math.ceil(n / 128);
+    fields.add(spec.field);
+    let reg = job.regions.get(spec);
+    if (!reg) {
+      const target = selectRows(expandPerInstance(spec.target, size, chips), active, size);
+      reg = {
+        codes: job.allocInts(n),
+        histCodes: job.allocInts(plan.best * n),
+        success: job.allocInts(n),
+        before: job.allocInts(n),
+        histDist: job.allocFloats(plan.best * n),
+        targets: job.allocFloats(n, target),
+        limits: (spec.map ?? []).map((m) =>
+          m.op === "before-failed"
+            ? -1
+            : job.allocFloats(n, selectRows(expandPerInstance(m.limit, size, chips), active, size))
+        ),
+        reduced: spec.reduce === "quadrant-mean" ? job.allocFloats(n) : -1,
+      };
+      job.regions.set(spec, reg);
+    }
+    const counters = this.#batch.counters();
+    const startOp = job.op++;
+    let offsetsAt = 0;
+    active.forEach((c, k) => {
+      const o = startOffsets(spec.algorithm, this.keys[c]!, counters[c]! + startOp, size);
+      if (!o) return;
+      if (k === 0) offsetsAt = job.allocInts(n) + 1;
+      for (let i = 0; i < size; i++) job.ints[offsetsAt - 1 + k * size + i] = o[i]!;
+    });
+    const bounds = [lower, upper];
+    job.dispatch("searchInit", groups, {
+      u: [n, size, reg.codes, 0, 0, offsetsAt, 0, 0, ...bounds],
+      f: [plan.start],
+    });
+    const id = fieldId(spec.field);
+    const source = reg.reduced >= 0 ? reg.reduced + 1 : 0;
+    for (let k = 0; k < plan.measurements; k++) {
+      job.dispatch("writeField", groups, { u: [n, size, reg.codes, 0, 0, 0, 0, id] });
+      if (spec.before && spec.before.length > 0) {
+        job.dispatch("combineFlags", groups, { u: [n, size, 0, 0, 0, 0, reg.before, 0] });
+        for (const sub of spec.before) {
+          const child = this.#encodeSearch(
+            job,
+            { ...sub, chips: active },
+            depth + 1,
+            fields,
+            undefined,
+          );
+          if (validateSearchSpec(sub, chips).size === size) {
+            job.dispatch("combineFlags", groups, {
+              u: [n, size, 0, 0, 0, child.success, reg.before, 1],
+            });
+          }
+        }
+      }
+      this.#encodeMeasurement(job, spec.measurement);
+      if (reg.reduced >= 0) {
+        job.dispatch("quadrantMean", active.length * 4, {
+          u: [n, measurementSize(spec.measurement), reg.reduced],
+        });
+      }
+      (spec.map ?? []).forEach((m, j) => {
+        const op = m.op === "above" ? 1 : m.op === "code-below" ? 2 : 3;
+        job.dispatch("applyMap", groups, {
+          u: [n, size, reg!.codes, 0, 0, reg!.limits[j]!, reg!.before, 0, 0, 0, 0, 0, op, source],
+          f: [m.value],
+        });
+      });
+      if (trace) {
+        const at = { codes: job.allocInts(n), readings: job.allocFloats(n) };
+        trace.push(at);
+        job.dispatch("traceStep", groups, {
+          u: [n, size, reg.codes, at.codes, at.readings, 0, 0, 0, 0, 0, 0, 0, 0, source],
+        });
+      }
+      const left = plan.measurements - k - 1;
+      let mode: number;
+      let f: number[] = [];
+      if (spec.algorithm.name === "linear-prediction") {
+        mode = 3;
+        f = [0, plan.start, spec.algorithm.offset ?? 0, spec.algorithm.slope ?? 1];
+      } else {
+        mode = left > 1 ? 0 : left === 1 ? 1 : 2;
+        f = [0, left > 1 ? plan.increments[k]! : 0];
+      }
+      job.dispatch("searchUpdate", groups, {
+        u: [
+          n,
+          size,
+          reg.codes,
+          reg.histCodes,
+          reg.histDist,
+          reg.targets,
+          0,
+          mode,
+          ...bounds,
+          plan.best,
+          left,
+          spec.inverted ? 1 : 0,
+          source,
+        ],
+        f,
+      });
+    }
+    job.dispatch("writeField", groups, { u: [n, size, reg.codes, 0, 0, 0, 0, id] });
+    job.dispatch("searchSuccess", groups, {
+      u: [n, size, reg.codes, 0, 0, 0, reg.success, 0, ...bounds],
+    });
+    return reg;
+  }
+}

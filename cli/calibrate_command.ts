@@ -1,0 +1,390 @@
+/**
+ * `lifcal calibrate`: calibrates a list of chips batch by batch (one backend
+ * batch of `--batch-size` chips in lock-step at a time), writing each chip's
+ * result and run record atomically as its batch finishes, then the summary
+ * and the reports. Everything the user gave is validated — flags, target,
+ * shard, backend, output folder — before the first file is written.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import pc from "picocolors";
+import {
+  type Backend,
+  calibrate,
+  calibrateLeakOverThreshold,
+  type NeuronCalibResult,
+  openBackend,
+  parseRate,
+  resultToJson,
+  twinId,
+  VERSION,
+} from "../mod.ts";
+import type { Assignment } from "./args.ts";
+import { type ChipFiles, chipPaths, loadChip, makeChipRecord } from "./chip_record.ts";
+import { tracingBackend } from "./convergence.ts";
+import { ensureWritableDir, removeStaleTemps, writeAtomic } from "./files.ts";
+import { measureAtMedianCodes, SUMMARY_PARAMETERS } from "./median_code_reference.ts";
+import { createProgress, type Progress } from "./progress.ts";
+import { writeReports } from "./report.ts";
+import { resolveAutoShard, type Shard, shardSeeds, shardSummaryName } from "./shard.ts";
+import { buildSummary, type ShardSummary, type Summary, summaryToJson } from "./summary.ts";
+import { formatNumber } from "./svg.ts";
+import { loadTargetInput, type TargetInput } from "./target_input.ts";
+import { asUsageError, UsageError } from "./usage_error.ts";
+
+/** The backend kinds `--backend` accepts. */
+export const BACKEND_KINDS = ["auto", "webgpu", "cpu", "remote"] as const;
+
+/** One of {@linkcode BACKEND_KINDS}. */
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** The flags of `lifcal calibrate`, parsed. */
+export interface CalibrateFlags {
+  /** `--chips N`: seeds 1..N. */
+  readonly chips?: number | undefined;
+  /** `--seeds 1-64,100`. */
+  readonly seeds?: readonly number[] | undefined;
+  /** `--backend`. */
+  readonly backend: BackendKind;
+  /** `--url` of a remote backend. */
+  readonly url?: string | undefined;
+  /** `--target FILE.json`. */
+  readonly target?: string | undefined;
+  /** `--set field=value`, in order. */
+  readonly set: readonly Assignment[];
+  /** `--leak-over-threshold RATE`. */
+  readonly leakOverThreshold?: string | undefined;
+  /** False with `--no-refine`. */
+  readonly refine: boolean;
+  /** `--batch-size K`. */
+  readonly batchSize: number;
+  /** `--out DIR`. */
+  readonly out: string;
+  /** `--resume`. */
+  readonly resume: boolean;
+  /** `--shard i/n` or `auto`. */
+  readonly shard?: Shard | "auto" | undefined;
+  /** `--shard-count N` (for `--shard auto` with `JOB_COMPLETION_INDEX`). */
+  readonly shardCount?: number | undefined;
+  /** `--json`. */
+  readonly json: boolean;
+  /** `--quiet`. */
+  readonly quiet: boolean;
+  /** `--min-success`. */
+  readonly minSuccess: number;
+}
+
+/** The default number of chips (`--chips`). */
+export const DEFAULT_CHIPS = 8;
+
+/** The default batch size (`--batch-size`). */
+export const DEFAULT_BATCH_SIZE = 8;
+
+/** Everything a run needs, validated. */
+interface _Plan {
+  readonly seeds: readonly number[];
+  readonly shard: Shard | undefined;
+  readonly mine: readonly number[];
+  readonly input: TargetInput;
+  readonly rate: number | undefined;
+  readonly skipped: ReadonlyMap<number, ChipFiles>;
+  readonly notes: readonly string[];
+}
+
+function _message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | undefined>>) {
+  if (f.chips !== undefined && f.seeds !== undefined) {
+    throw new UsageError("Give --chips or --seeds, not both");
+  }
+  const seeds = f.seeds ?? Array.from({ length: f.chips ?? DEFAULT_CHIPS }, (_, i) => i + 1);
+  if (f.backend === "remote" && f.url === undefined) {
+    throw new UsageError("--backend remote needs --url");
+  }
+  if (f.backend !== "remote" && f.url !== undefined) {
+    throw new UsageError(`--url is only used with --backend remote, not ${f.backend}`);
+  }
+  if (f.shardCount !== undefined && f.shard !== "auto") {
+    throw new UsageError("--shard-count is only used with --shard auto");
+  }
+  const shard = f.shard === "auto" ? resolveAutoShard(env, f.shardCount) : f.shard;
+  const mine = shard ? shardSeeds(seeds, shard) : [...seeds];
+  const input = await loadTargetInput(f.target, f.set, f.refine);
+  let rate: number | undefined;
+  if (f.leakOverThreshold !== undefined) {
+    rate = asUsageError(
+      "--leak-over-threshold",
+      () => parseRate(f.leakOverThreshold, "the leak-over-threshold rate"),
+    );
+    if (!(rate > 0)) {
+      throw new UsageError(
+        `--leak-over-threshold must be a positive rate, got ${f.leakOverThreshold}`,
+      );
+    }
+  }
+  const skipped = new Map<number, ChipFiles>();
+  const notes: string[] = [];
+  if (f.resume) {
+    for (const seed of mine) {
+      const id = twinId(seed);
+      const loaded = await loadChip(f.out, id);
+      if (!loaded.ok) {
+        if (loaded.reason !== "no result file") notes.push(`${id}: recomputed (${loaded.reason})`);
+        continue;
+      }
+      const why = _mismatch(loaded.chip, input, rate);
+      if (why) notes.push(`${id}: recomputed (${why})`);
+      else skipped.set(seed, loaded.chip);
+    }
+  }
+  return { seeds, shard, mine, input, rate, skipped, notes } satisfies _Plan;
+}
+
+/** Why a finished chip does not belong to this run, or undefined if it does. */
+function _mismatch(
+  chip: ChipFiles,
+  input: TargetInput,
+  rate: number | undefined,
+): string | undefined {
+  const { result, record } = chip;
+  if (result.lifcal_version !== VERSION || record.lifcal_version !== VERSION) {
+    return `written by lifcal ${result.lifcal_version}, this is ${VERSION}`;
+  }
+  if (JSON.stringify(result.target) !== JSON.stringify(input.canonicalTarget)) {
+    return "its result has another target";
+  }
+  if (JSON.stringify(result.options) !== JSON.stringify(input.canonicalOptions)) {
+    return "its result has other options";
+  }
+  const had = record.leak_over_threshold === null
+    ? undefined
+    : parseRate(record.leak_over_threshold, "leak_over_threshold");
+  if (had !== rate) return "its leak-over-threshold rate differs";
+  return undefined;
+}
+
+async function _open(kind: BackendKind, seeds: readonly number[]): Promise<Backend> {
+  return await openBackend({ backend: kind, chips: seeds });
+}
+
+function _steps(refine: boolean, rate: number | undefined): string[] {
+  return [
+    "CADC",
+    "configure",
+    "tau_syn",
+    "synapse DAC bias",
+    "threshold",
+    "synaptic inputs",
+    "tau_mem",
+    "reset",
+    "leak",
+    "verification",
+    ...(refine ? ["CADC (again)", "refine potentials"] : []),
+    "median-code reference",
+    ...(rate !== undefined ? ["leak over threshold"] : []),
+  ];
+}
+
+/** Calibrates one batch and writes its chips; returns their files. */
+async function _runBatch(
+  inner: Backend,
+  f: CalibrateFlags,
+  plan: _Plan,
+  progress: Progress,
+): Promise<ChipFiles[]> {
+  const t0 = performance.now();
+  const marks: { name: string; t: number }[] = [];
+  const onStep = (name: string) => {
+    marks.push({ name, t: performance.now() });
+    progress.step(name);
+  };
+  const { backend, traces } = tracingBackend(inner);
+  const results: NeuronCalibResult[] = await calibrate(backend, plan.input.canonicalTarget, {
+    ...plan.input.canonicalOptions,
+    onStep,
+  });
+  onStep("median-code reference");
+  const reference = await measureAtMedianCodes(inner, results);
+  if (plan.rate !== undefined) {
+    onStep("leak over threshold");
+    await calibrateLeakOverThreshold(backend, results, f.leakOverThreshold);
+  }
+  const t1 = performance.now();
+  const steps = marks.map((m, i) => ({
+    name: m.name,
+    seconds: ((marks[i + 1]?.t ?? t1) - m.t) / 1000,
+  }));
+  const batch = inner.chips.map((c) => c.id);
+  const wall = (t1 - t0) / 1000 / inner.chips.length;
+  const files: ChipFiles[] = [];
+  for (const [c, result] of results.entries()) {
+    const chip = inner.chips[c]!;
+    const record = makeChipRecord({
+      chipId: chip.id,
+      seed: chip.seed ?? null,
+      backend: { kind: inner.info.kind, adapter: inner.info.adapter ?? null },
+      batch,
+      wall_s: wall,
+      leak_over_threshold: f.leakOverThreshold ?? null,
+      median_code: Object.fromEntries(
+        SUMMARY_PARAMETERS.map((p) => [p, reference[p][c]!]),
+      ) as Record<(typeof SUMMARY_PARAMETERS)[number], (number | null)[]>,
+      searches: traces[c]!,
+      steps,
+    });
+    const paths = chipPaths(f.out, chip.id);
+    // The record first: a chip counts as finished once its result is there.
+    await writeAtomic(paths.record, JSON.stringify(record, null, 1) + "\n");
+    await writeAtomic(paths.result, resultToJson(result));
+    files.push({ result, record });
+  }
+  return files;
+}
+
+function _table(summary: Summary): string {
+  const head = [
+    "chip".padEnd(12),
+    "success".padStart(9),
+    ...SUMMARY_PARAMETERS.map((p) => p.padStart(12)),
+  ].join("");
+  const rows = summary.chips.map((c) =>
+    [
+      c.id.padEnd(12),
+      `${(100 * c.success_fraction).toFixed(1)} %`.padStart(9),
+      ...SUMMARY_PARAMETERS.map((p) => formatNumber(c.params[p].ratio).padStart(12)),
+    ].join("")
+  );
+  return [pc.bold("spread ratio calibrated / median code, per chip"), head, ...rows].join("\n");
+}
+
+/**
+ * Runs `lifcal calibrate` with parsed flags and returns the exit code: 0
+ * done, 1 some chip below `--min-success`, 3 a runtime failure (finished
+ * chips stay written). Usage and input errors throw a
+ * {@linkcode UsageError} before anything is written.
+ *
+ * @example
+ * ```ts ignore
+ * import { calibrateCommand } from "./calibrate_command.ts";
+ * const code = await calibrateCommand({ chips: 1, backend: "cpu", set: [], refine: false,
+ *   batchSize: 1, out: "./lifcal-out", resume: false, json: false, quiet: true, minSuccess: 0.95 });
+ * ```
+ */
+export async function calibrateCommand(
+  f: CalibrateFlags,
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+  stderrIsTerminal: boolean = Deno.stderr.isTerminal(),
+): Promise<number> {
+  const plan = await _plan(f, env);
+  const todo = plan.mine.filter((s) => !plan.skipped.has(s));
+  const batches: number[][] = [];
+  for (let i = 0; i < todo.length; i += f.batchSize) batches.push(todo.slice(i, i + f.batchSize));
+
+  // The backend is opened (and so validated) before anything is written.
+  let first: Backend;
+  try {
+    first = await _open(f.backend, batches[0] ?? [plan.mine[0] ?? plan.seeds[0]!]);
+  } catch (e) {
+    throw new UsageError(`Cannot open the ${f.backend} backend: ${_message(e)}`);
+  }
+  const info = { kind: first.info.kind, adapter: first.info.adapter ?? null };
+  try {
+    await ensureWritableDir(f.out);
+  } catch (e) {
+    await first.close();
+    throw e;
+  }
+  if (batches.length === 0) await first.close();
+
+  const progress = createProgress(f.quiet ? "quiet" : stderrIsTerminal ? "tty" : "lines");
+  if (!f.quiet) { for (const n of plan.notes) console.error(pc.yellow(`lifcal: ${n}`)); }
+  for (const seed of todo) {
+    const paths = chipPaths(f.out, twinId(seed));
+    await removeStaleTemps(paths.result);
+    await removeStaleTemps(paths.record);
+  }
+  progress.begin(
+    plan.mine.length,
+    _steps(plan.input.canonicalOptions.refine !== false, plan.rate),
+    plan.mine.filter((s) => plan.skipped.has(s)).map(twinId),
+  );
+  const finished = new Map(plan.skipped);
+  for (const [k, seeds] of batches.entries()) {
+    let backend: Backend | undefined;
+    try {
+      backend = k === 0 ? first : await _open(f.backend, seeds);
+      progress.batch(seeds.map(twinId));
+      const files = await _runBatch(backend, f, plan, progress);
+      files.forEach((file, c) => {
+        finished.set(seeds[c]!, file);
+        progress.chipDone(
+          file.result.chipId,
+          file.result.success.filter((s) => s).length / file.result.success.length,
+          file.record.wall_s,
+        );
+      });
+    } catch (e) {
+      progress.end();
+      console.error(
+        pc.red(
+          `lifcal: calibration of ${seeds.map(twinId).join(", ")} failed: ${_message(e)}; ${
+            finished.size - plan.skipped.size
+          } chips finished in this run stay in ${join(f.out, "chips")} (rerun with --resume)`,
+        ),
+      );
+      return 3;
+    } finally {
+      await backend?.close().catch(() => {});
+    }
+  }
+  progress.end();
+
+  const chips = plan.mine.map((s) => finished.get(s)!);
+  const summary = buildSummary(chips, plan.input.canonicalTarget, info);
+  let written: Summary = summary;
+  if (plan.shard) {
+    const shardSummary: ShardSummary = {
+      ...summary,
+      shard: plan.shard,
+      plan: { seeds: plan.seeds },
+    };
+    written = shardSummary;
+    await writeAtomic(join(f.out, shardSummaryName(plan.shard)), summaryToJson(shardSummary));
+  } else {
+    await writeAtomic(join(f.out, "summary.json"), summaryToJson(summary));
+    await writeReports(f.out, summary, chips);
+  }
+  if (f.json) console.log(summaryToJson(written).trimEnd());
+  else if (!f.quiet) {
+    console.log(_table(summary));
+    console.log(
+      pc.dim(
+        `${summary.totals.chips} chips in ${summary.totals.wall_s.toFixed(1)} s; wrote ${
+          plan.shard
+            ? join(f.out, shardSummaryName(plan.shard))
+            : `${join(f.out, "summary.json")}, report.html, report.md`
+        }`,
+      ),
+    );
+  }
+  const low = summary.chips.filter((c) => c.success_fraction < f.minSuccess);
+  if (low.length > 0) {
+    if (!f.quiet) {
+      console.error(
+        pc.red(
+          `lifcal: ${low.length} chip${
+            low.length === 1 ? "" : "s"
+          } below --min-success ${f.minSuccess}: ${
+            low.map((c) => `${c.id} (${(100 * c.success_fraction).toFixed(1)} %)`).join(", ")
+          }`,
+        ),
+      );
+    }
+    return 1;
+  }
+  return 0;
+}

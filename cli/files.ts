@@ -1,0 +1,125 @@
+/**
+ * Files of an output folder: atomic writes whose temporary files are named
+ * after their target (so a run can clear the leftovers of a killed run for
+ * exactly the files it owns, never another shard's), and the folder check
+ * done before anything is written.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+import { UsageError } from "./usage_error.ts";
+
+function _tmpPrefix(path: string): string {
+  return `.${basename(path)}.`;
+}
+
+/**
+ * Writes `text` to `path` atomically: to `.<name>.<uuid>.tmp` in the same
+ * folder, then renamed over `path`. Readers and crashes see the old file or
+ * the new one, never a part.
+ *
+ * @example
+ * ```ts
+ * import { writeAtomic } from "./files.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await writeAtomic(`${dir}/a.json`, "{}");
+ * assert.equal(await Deno.readTextFile(`${dir}/a.json`), "{}");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = join(dir, `${_tmpPrefix(path)}${crypto.randomUUID()}.tmp`);
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Removes the temporary files that an interrupted {@linkcode writeAtomic}
+ * of `path` left behind. Returns how many were removed.
+ *
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./files.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/.a.json.123.tmp`, "{");
+ * assert.equal(await removeStaleTemps(`${dir}/a.json`), 1);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleTemps(path: string): Promise<number> {
+  const dir = dirname(path);
+  const prefix = _tmpPrefix(path);
+  let removed = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.startsWith(prefix) && e.name.endsWith(".tmp")) {
+        await Deno.remove(join(dir, e.name));
+        removed++;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
+}
+
+/**
+ * Makes sure `dir` exists (creating it) and that files can be created in
+ * it, by writing and removing a probe file. Throws a {@linkcode UsageError}
+ * naming the folder otherwise.
+ *
+ * @example
+ * ```ts
+ * import { ensureWritableDir } from "./files.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await ensureWritableDir(`${dir}/out`);
+ * const file = `${dir}/file`;
+ * await Deno.writeTextFile(file, "");
+ * await assert.rejects(() => ensureWritableDir(`${file}/out`), /is not writable/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  const probe = join(dir, `.lifcal-probe-${crypto.randomUUID()}.tmp`);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    await Deno.remove(probe).catch(() => {});
+    throw new UsageError(
+      `Output folder ${dir} is not writable: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+/**
+ * Whether a path exists (anything at all).
+ *
+ * @example
+ * ```ts
+ * import { exists } from "./files.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(await exists("/definitely/not/here"), false);
+ * ```
+ */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}

@@ -1,0 +1,368 @@
+// measure.wgsl — the measurement kinds of backends/measurement.ts, one entry
+// point each, mirroring backends/cpu/measure_chip.ts draw for draw: the same
+// noise keys (chip key, operation, lane, sample), the same order of updates.
+//
+// Dispatch: one invocation per neuron of every act chip (workgroups of
+// 128, desc.chips × 4 of them) — or per CADC channel for cadc-reference
+// (desc.chips × 8). Results go to readings[chip × 1024 + index].
+// Time loops: spike-count and threshold-max run a range of steps per
+// dispatch (desc.u3 = first step, desc.u4 = step count) with their state in
+// `mstate`, so no invocation exceeds MAX steps per dispatch chosen by the
+// host (≤ 4096 steps, ≤ 6 unrolled segments each: no nested loops).
+
+fn neuronOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
+  let idx = linearIndex(wid, nwg, lid, 128u);
+  return vec2<u32>(idx / NEURONS, idx % NEURONS);
+}
+
+fn membraneNoise(info: ChipInfo, op: u32, n: u32, sample: u32) -> f32 {
+  if (twin.sigmaMembrane == 0.0) {
+    return 0.0;
+  }
+  return twin.sigmaMembrane * normalAt(hash3(info.key, op, lane(STREAM_INITIAL, n)), sample);
+}
+
+fn restBelowThreshold(p: NeuronParams) -> f32 {
+  let v = restingPotential(p);
+  if (p.thresholdEnable > 0.5 && v > p.VT) {
+    return p.VT;
+  }
+  return v;
+}
+
+// desc.u0: reads; desc.u1: 0 = resting potential, 1 = reset potential.
+@compute @workgroup_size(128)
+fn measureSettled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[info.chip * NEURONS + n];
+  var v0: f32;
+  if (desc.u1 == 0u) { v0 = restBelowThreshold(p); } else { v0 = heldResetPotential(p); }
+  var sum = 0.0;
+  for (var r = 0u; r < desc.u0; r++) {
+    sum += neuronCadc(info, op, n, v0 + membraneNoise(info, op, n, r), r);
+  }
+  readings[info.chip * CHANNELS + n] = sum / f32(desc.u0);
+}
+
+// desc.u0: samples, u1: batches, u2: sub-steps per read, u3/u4: step range; f0: dt.
+@compute @workgroup_size(128)
+fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let i = info.chip * NEURONS + n;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[i];
+  let samples = desc.u0;
+  let sub = desc.u2;
+  var first = 0u;
+  if (n >= 256u) { first = samples; }
+  let perBatch = (first + samples) * sub;
+  let total = desc.u1 * perBatch;
+  let I = p.Isyn + p.Ioff;
+  let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  var st = mstate[i];
+  if (desc.u3 == 0u) { st.best = -1.0; }
+  var s = Lif(st.v, st.refLeft, st.spikes, 0.0);
+  let end = min(desc.u3 + desc.u4, total);
+  for (var g = desc.u3; g < end; g++) {
+    let b = g / perBatch;
+    let w = g % perBatch;
+    let j = w / sub;
+    if (w == 0u) {
+      s = Lif(heldResetPotential(p), p.tRef, 0.0, 0.0);
+    }
+    if (w % sub == 0u && j >= first) {
+      let read = neuronCadc(info, op, n, s.v, b * samples + (j - first));
+      st.best = max(st.best, read);
+    }
+    lifStep(&s, p, true, I, desc.f0, prefix, g);
+  }
+  st.v = s.v;
+  st.refLeft = s.refLeft;
+  st.spikes = s.spikes;
+  mstate[i] = st;
+  readings[info.chip * CHANNELS + n] = st.best;
+}
+
+fn tauFromThreeSums(s1: f32, s2: f32, s3: f32, n: f32, dt: f32, lo: f32, hi: f32) -> f32 {
+  let d1 = s1 - s2;
+  let d2 = s2 - s3;
+  if (d1 == 0.0) { return hi; }
+  let ratio = d2 / d1;
+  if (!(ratio > 0.0)) { return lo; }
+  if (ratio >= 1.0) { return hi; }
+  return clampf(-(n * dt) / log(ratio), lo, hi);
+}
+
+// desc.u0: 0 = offset-current step, 1 = rise after reset; f0: step duration.
+// aux[neuron] = (samples per window, sample period).
+@compute @workgroup_size(128)
+fn measureTauMem(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let i = info.chip * NEURONS + n;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[i];
+  let per = u32(aux[i].x);
+  let dt = aux[i].y;
+  let tau = p.C / p.gL;
+  let vRest = clampf(p.EL + p.Isyn / p.gL, twin.railLow, twin.railHigh);
+  let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  let madcPrefix = hash3(info.key, op, lane(STREAM_MADC, n));
+  var v: f32;
+  if (desc.u0 == 0u) {
+    let vOn = p.EL + (p.Isyn + p.Ioff) / p.gL;
+    v = ou(vRest + membraneNoise(info, op, n, 0u), vOn, tau, desc.f0, prefix, 0u);
+  } else {
+    let g = p.gL + p.gR;
+    v = (p.gR * p.VRcell + p.gL * p.EL + p.Isyn) / g + membraneNoise(info, op, n, 0u);
+  }
+  v = clampf(v, twin.railLow, twin.railHigh);
+  let e = exp(-dt / tau);
+  let kick = twin.sigmaMembrane * sqrt(1.0 - e * e);
+  var sums = vec3<f32>(0.0, 0.0, 0.0);
+  for (var j = 0u; j < 3u * per; j++) {
+    var eps = 0.0;
+    if (twin.sigmaMadc > 0.0) { eps = twin.sigmaMadc * normalAt(madcPrefix, j); }
+    sums[j / per] += madcRead(v, eps);
+    var kickNow = 0.0;
+    if (kick > 0.0) { kickNow = kick * normalAt(prefix, j + 1u); }
+    v = clampf(vRest + (v - vRest) * e + kickNow, twin.railLow, twin.railHigh);
+  }
+  readings[info.chip * CHANNELS + n] = tauFromThreeSums(sums.x, sums.y, sums.z, f32(per), dt, 0.1e-6, 2000e-6);
+}
+
+// f0: wait between release and read.
+@compute @workgroup_size(128)
+fn measureTauMemCadc(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[info.chip * NEURONS + n];
+  let vRest = clampf(p.EL + p.Isyn / p.gL, twin.railLow, twin.railHigh);
+  let g = p.gL + p.gR;
+  let vHeld = (p.gR * p.VRcell + p.gL * p.EL + p.Isyn) / g;
+  let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  let v = ou(vHeld + membraneNoise(info, op, n, 0u), vRest, p.C / p.gL, desc.f0, prefix, 0u);
+  readings[info.chip * CHANNELS + n] = neuronCadc(info, op, n, clampf(v, twin.railLow, twin.railHigh), 0u);
+}
+
+// desc.u0: 0 = excitatory, 1 = inhibitory; u1: events; f0: weight. aux as measureTauMem.
+@compute @workgroup_size(128)
+fn measureTauSyn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let i = info.chip * NEURONS + n;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[i];
+  let per = u32(aux[i].x);
+  let dt = aux[i].y;
+  var tau = p.tauSynExc;
+  var stream = STREAM_LINE_EXC;
+  if (desc.u0 == 1u) {
+    tau = p.tauSynInh;
+    stream = STREAM_LINE_INH;
+  }
+  let prefix = hash3(info.key, op, lane(stream, n));
+  let madcPrefix = hash3(info.key, op, lane(STREAM_MADC, n));
+  var x = f32(desc.u1) * p.dacAmp * desc.f0;
+  if (twin.sigmaLine > 0.0) { x = twin.sigmaLine * normalAt(prefix, 0u) + x; }
+  let e = exp(-dt / tau);
+  let kick = twin.sigmaLine * sqrt(1.0 - e * e);
+  var sums = vec3<f32>(0.0, 0.0, 0.0);
+  var first = 0.0;
+  for (var j = 0u; j < 3u * per; j++) {
+    var eps = 0.0;
+    if (twin.sigmaMadc > 0.0) { eps = twin.sigmaMadc * normalAt(madcPrefix, j); }
+    let read = madcRead(twin.lineRest - x, eps);
+    if (j == 0u) { first = read; }
+    sums[j / per] += read;
+    var kickNow = 0.0;
+    if (kick > 0.0) { kickNow = kick * normalAt(prefix, j + 1u); }
+    x = x * e + kickNow;
+  }
+  var out = twin.infinity;
+  if (sums.z / f32(per) - first >= 10.0) {
+    out = tauFromThreeSums(sums.x, sums.y, sums.z, f32(per), dt, 0.1e-6, 100e-6);
+  }
+  readings[info.chip * CHANNELS + n] = out;
+}
+
+// f0: weight. Writes each neuron's drop to mstate.a0; quadrantMedian reduces.
+@compute @workgroup_size(128)
+fn measureSynlineDrop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let i = info.chip * NEURONS + n;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[i];
+  var x0 = 0.0;
+  if (twin.sigmaLine > 0.0) {
+    x0 = twin.sigmaLine * normalAt(hash3(info.key, op, lane(STREAM_LINE_EXC, n)), 0u);
+  }
+  let before = neuronCadc(info, op, n, twin.lineRest - x0, 0u);
+  let after = neuronCadc(info, op, n, twin.lineRest - x0 - p.dacAmp * desc.f0, 1u);
+  mstate[i].a0 = before - after;
+}
+
+var<workgroup> wgValues: array<f32, 128>;
+var<workgroup> wgMid: array<f32, 2>;
+
+// Median of mstate.a0 over each quadrant → readings[chip × 1024 + quadrant].
+@compute @workgroup_size(128)
+fn quadrantMedian(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let group = wid.y * nwg.x + wid.x;
+  let act = min(group / 4u, desc.chips - 1u);
+  let info = chipInfo[act];
+  let q = group % 4u;
+  let v = mstate[info.chip * NEURONS + q * 128u + lid].a0;
+  wgValues[lid] = v;
+  workgroupBarrier();
+  var less = 0u;
+  var equalBefore = 0u;
+  var equal = 0u;
+  for (var j = 0u; j < 128u; j++) {
+    let w = wgValues[j];
+    less += select(0u, 1u, w < v);
+    equal += select(0u, 1u, w == v);
+    equalBefore += select(0u, 1u, w == v && j < lid);
+  }
+  if (equalBefore == 0u) {
+    if (less <= 63u && 63u < less + equal) { wgMid[0] = v; }
+    if (less <= 64u && 64u < less + equal) { wgMid[1] = v; }
+  }
+  workgroupBarrier();
+  if (lid == 0u && group / 4u < desc.chips) {
+    readings[info.chip * CHANNELS + q] = 0.5 * (wgMid[0] + wgMid[1]);
+  }
+}
+
+// desc.u0: input (0 exc, 1 inh), u1: events, u2: runs, u3: sub-steps per spacing; f0: weight, f1: dt.
+@compute @workgroup_size(128)
+fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[info.chip * NEURONS + n];
+  let dt = desc.f1;
+  let sub = desc.u3;
+  let I0 = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
+  let eE = exp(-dt / p.tauSynExc);
+  let eI = exp(-dt / p.tauSynInh);
+  let avgE = (p.tauSynExc / dt) * (1.0 - eE);
+  let avgI = (p.tauSynInh / dt) * (1.0 - eI);
+  let kickE = twin.sigmaLine * sqrt(1.0 - eE * eE);
+  let kickI = twin.sigmaLine * sqrt(1.0 - eI * eI);
+  let jump = p.dacAmp * desc.f0;
+  let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  let prefixE = hash3(info.key, op, lane(STREAM_LINE_EXC, n));
+  let prefixI = hash3(info.key, op, lane(STREAM_LINE_INH, n));
+  let vRest = restBelowThreshold(p);
+  let threshold = p.thresholdEnable > 0.5;
+  let stepsPerRun = (desc.u1 + 1u) * sub;
+  var total = 0.0;
+  for (var r = 0u; r < desc.u2; r++) {
+    let base = r * (stepsPerRun + 1u);
+    var s = Lif(vRest + membraneNoise(info, op, n, r), 0.0, 0.0, 0.0);
+    var xe = 0.0;
+    var xi = 0.0;
+    if (twin.sigmaLine > 0.0) {
+      xe = twin.sigmaLine * normalAt(prefixE, base);
+      xi = twin.sigmaLine * normalAt(prefixI, base);
+    }
+    let before = neuronCadc(info, op, n, s.v, 2u * r);
+    for (var j = 0u; j < stepsPerRun; j++) {
+      if (j % sub == 0u && j / sub < desc.u1) {
+        if (desc.u0 == 0u) { xe += jump; } else { xi += jump; }
+      }
+      let I = I0 + p.gmExc * xe * avgE - p.gmInh * xi * avgI;
+      lifStep(&s, p, threshold, I, dt, prefix, base + j);
+      var ke = 0.0;
+      var ki = 0.0;
+      if (kickE > 0.0) { ke = kickE * normalAt(prefixE, base + j + 1u); }
+      if (kickI > 0.0) { ki = kickI * normalAt(prefixI, base + j + 1u); }
+      xe = xe * eE + ke;
+      xi = xi * eI + ki;
+    }
+    let after = neuronCadc(info, op, n, s.v, 2u * r + 1u);
+    total += after - before;
+  }
+  var polarity = 1.0;
+  if (desc.u0 == 1u) { polarity = -1.0; }
+  readings[info.chip * CHANNELS + n] = polarity * total / f32(desc.u2);
+}
+
+// desc.u0: 1 = 8-bit counter (overflow reads f1), u3/u4: step range, u5: total steps; f0: dt.
+@compute @workgroup_size(128)
+fn measureSpikeCount(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let at = neuronOf(wid, nwg, lid);
+  if (at.x >= desc.chips) { return; }
+  let info = chipInfo[at.x];
+  let n = at.y;
+  let i = info.chip * NEURONS + n;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[i];
+  let I = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
+  let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  let threshold = p.thresholdEnable > 0.5;
+  var st = mstate[i];
+  var s = Lif(st.v, st.refLeft, st.spikes, 0.0);
+  if (desc.u3 == 0u) {
+    s = Lif(heldResetPotential(p), p.tRef, 0.0, 0.0);
+  }
+  let end = min(desc.u3 + desc.u4, desc.u5);
+  for (var j = desc.u3; j < end; j++) {
+    lifStep(&s, p, threshold, I, desc.f0, prefix, j);
+  }
+  st.v = s.v;
+  st.refLeft = s.refLeft;
+  st.spikes = s.spikes;
+  mstate[i] = st;
+  var out = s.spikes;
+  if (desc.u0 == 1u && s.spikes > 255.0) { out = desc.f1; }
+  readings[info.chip * CHANNELS + n] = out;
+}
+
+// f0: code of the reference cell. One invocation per channel.
+@compute @workgroup_size(128)
+fn measureCadcReference(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let idx = linearIndex(wid, nwg, lid, 128u);
+  let act = idx / CHANNELS;
+  if (act >= desc.chips) { return; }
+  let info = chipInfo[act];
+  let ch = idx % CHANNELS;
+  let op = info.opBase + desc.op;
+  let refCell = parChannel[info.chip * 1025u + CHANNELS];
+  let v = refCell.low * (twin.cellOffset + desc.f0 / 1022.0 * twin.cellSpan) + refCell.lsb;
+  var eps = 0.0;
+  if (twin.sigmaCadc > 0.0) {
+    eps = twin.sigmaCadc * normalAt(hash3(info.key, op, lane(STREAM_CADC, ch)), 0u);
+  }
+  readings[info.chip * CHANNELS + ch] = cadcRead(info.chip * 1025u + ch, v, eps);
+}

@@ -1,0 +1,132 @@
+// params.wgsl — the twin's transfer functions (backends/twin/physics.ts) on
+// the GPU: configuration + mismatch → effective parameters of every neuron
+// and CADC channel, so a search can change codes without leaving the GPU.
+//
+// Dispatch: one workgroup of 128 invocations per quadrant of every act
+// chip (desc.chips × 4 workgroups, linear over a 2-D grid). Each invocation
+// computes one neuron and its two CADC channels; the workgroup reduces the
+// quadrant's mean current code (crosstalk m_q) and counts same-code
+// neighbours (3 × 128 loop iterations per invocation).
+
+var<workgroup> wgCurrent: array<i32, 128>;
+var<workgroup> wgLeak: array<i32, 128>;
+var<workgroup> wgReset: array<i32, 128>;
+var<workgroup> wgThreshold: array<i32, 128>;
+
+fn currentSum(c: NeuronConfig) -> i32 {
+  return c.i_bias_leak + c.i_bias_reset + c.i_mem_offset + c.i_bias_synin_exc_tau +
+    c.i_bias_synin_exc_gm + c.i_bias_synin_exc_shift + c.i_bias_synin_inh_tau +
+    c.i_bias_synin_inh_gm + c.i_bias_synin_inh_shift;
+}
+
+@compute @workgroup_size(128)
+fn computeParams(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let group = wid.y * nwg.x + wid.x;
+  let act = group / 4u;
+  let valid = act < desc.chips;
+  let info = chipInfo[min(act, desc.chips - 1u)];
+  let q = group % 4u;
+  let n = q * 128u + lid;
+  let i = info.chip * NEURONS + n;
+  let cfg = cfgNeuron[i];
+  wgCurrent[lid] = currentSum(cfg);
+  wgLeak[lid] = cfg.v_leak;
+  wgReset[lid] = cfg.v_reset;
+  wgThreshold[lid] = cfg.v_threshold;
+  workgroupBarrier();
+  for (var stride = 64u; stride > 0u; stride = stride >> 1u) {
+    if (lid < stride) {
+      wgCurrent[lid] = wgCurrent[lid] + wgCurrent[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  var nLeak = 0;
+  var nReset = 0;
+  var nThreshold = 0;
+  for (var j = 0u; j < 128u; j++) {
+    nLeak += select(0, 1, abs(wgLeak[j] - cfg.v_leak) <= 1);
+    nReset += select(0, 1, abs(wgReset[j] - cfg.v_reset) <= 1);
+    nThreshold += select(0, 1, abs(wgThreshold[j] - cfg.v_threshold) <= 1);
+  }
+  if (!valid) {
+    return;
+  }
+  let mq = f32(wgCurrent[0]) / (128.0 * 9.0);
+  let m = mismNeuron[i];
+  let qm = mismQuadrant[info.chip * 4u + q];
+  let xt = (mq - twin.xtPivot) / 1022.0;
+  let shift = m.crosstalkCoupling * xt;
+  let g = qm.gain;
+
+  let cellLeak = g * (twin.cellOffset + f32(cfg.v_leak) / 1022.0 * twin.cellSpan) + shift +
+    twin.xtSameCode * m.sameCodeLeak * f32(nLeak - 1) / 127.0;
+  let cellReset = g * (twin.cellOffset + f32(cfg.v_reset) / 1022.0 * twin.cellSpan) + shift +
+    twin.xtSameCode * m.sameCodeReset * f32(nReset - 1) / 127.0;
+  let cellThreshold = g * (twin.cellOffset + f32(cfg.v_threshold) / 1022.0 * twin.cellSpan) + shift +
+    twin.xtSameCode * m.sameCodeThreshold * f32(nThreshold - 1) / 127.0;
+  let uLeakBias = f32(cfg.i_bias_leak) / 1022.0;
+
+  var p: NeuronParams;
+  p.EL = m.leakA * cellLeak + m.leakB + m.leakKappa * (uLeakBias - twin.kappaPivot);
+  p.VRcell = m.resetA * cellReset + m.resetB;
+  p.VT = m.thresholdA * cellThreshold + m.thresholdB;
+  p.C = m.capIntrinsic + f32(cfg.membrane_capacitance) / 63.0 * twin.capFull * m.capGain;
+  var range = 1.0;
+  if (cfg.leak_division != 0) { range = range * m.leakDivRatio; }
+  if (cfg.leak_multiplication != 0) { range = range * m.leakMulRatio; }
+  p.gL = m.leakK * twin.leakG * pow(uLeakBias, m.leakGamma) * range + m.leakParasitic;
+  if (cfg.i_bias_reset == 0) {
+    p.gR = 0.0;
+  } else {
+    p.gR = p.C / (twin.resetTau * (twin.resetCodeRef / f32(cfg.i_bias_reset)) * m.resetK);
+  }
+  p.thresholdEnable = f32(cfg.threshold_enable);
+  p.offsetEnable = f32(cfg.offset_current_enable);
+  p.Ioff = m.offsetK * twin.offsetPerCode * f32(cfg.i_mem_offset);
+  let hrExc = select(1.0, m.synHrExc, cfg.synin_exc_high_resistance != 0);
+  let hrInh = select(1.0, m.synHrInh, cfg.synin_inh_high_resistance != 0);
+  p.tauSynExc = twin.synCs / (m.synTauKExc * twin.synG *
+    pow(f32(cfg.i_bias_synin_exc_tau) / 1022.0, m.synTauGammaExc) * hrExc + m.synParasiticExc);
+  p.tauSynInh = twin.synCs / (m.synTauKInh * twin.synG *
+    pow(f32(cfg.i_bias_synin_inh_tau) / 1022.0, m.synTauGammaInh) * hrInh + m.synParasiticInh);
+  var isyn = 0.0;
+  p.gmExc = 0.0;
+  p.gmInh = 0.0;
+  if (cfg.synin_exc_enable != 0) {
+    let gm = m.gmKExc * twin.otaFull * (f32(cfg.i_bias_synin_exc_gm) / 1022.0);
+    p.gmExc = gm;
+    isyn -= gm * (m.refRhoExc + m.refLambdaExc * (f32(cfg.i_bias_synin_exc_shift) / 1022.0 - twin.refPivot));
+  }
+  if (cfg.synin_inh_enable != 0) {
+    let gm = m.gmKInh * twin.otaFull * (f32(cfg.i_bias_synin_inh_gm) / 1022.0);
+    p.gmInh = gm;
+    isyn += gm * (m.refRhoInh + m.refLambdaInh * (f32(cfg.i_bias_synin_inh_shift) / 1022.0 - twin.refPivot));
+  }
+  p.Isyn = isyn;
+  p.dacAmp = qm.dacK * twin.dacPerWeight * (f32(cfgChip[info.chip].syn_i_bias_dac[q]) / twin.dacRef);
+  let h = n / 256u;
+  let scale = select(cfgChip[info.chip].clock_scale_slow[h], cfgChip[info.chip].clock_scale_fast[h],
+    cfg.input_clock != 0);
+  let period = exp2(f32(scale + 1)) / twin.refractoryClock;
+  let holdoffCycles = 31 - 2 * cfg.reset_holdoff;
+  p.tRef = f32(cfg.refractory_counter) * period;
+  p.tReset = f32(max(0, cfg.refractory_counter - holdoffCycles)) * period;
+  parNeuron[i] = p;
+
+  let low = twin.cadcOffsetSpan * (f32(cfgChip[info.chip].cadc_v_ramp_offset[q]) / 1022.0) * qm.cadcOffsetK +
+    twin.xtRamp * xt;
+  let lsb = (twin.cadcLsbBase + twin.cadcLsbSpan * (f32(cfgChip[info.chip].cadc_i_ramp_slope[q]) / 1022.0)) *
+    qm.cadcSlopeK;
+  let cBase = info.chip * 1025u;
+  let cm = info.chip * 1025u;
+  parChannel[cBase + n] = ChannelParams(low, lsb, mismChannel[cm + n], f32(cfgChannel[info.chip * CHANNELS + n]));
+  parChannel[cBase + n + NEURONS] = ChannelParams(
+    low, lsb, mismChannel[cm + n + NEURONS], f32(cfgChannel[info.chip * CHANNELS + n + NEURONS]));
+  if (n == 0u) {
+    parChannel[cBase + CHANNELS] = ChannelParams(g, mismChannel[cm + CHANNELS] * xt, 0.0, 0.0);
+  }
+}

@@ -1,0 +1,225 @@
+// search.wgsl — calix's search update rules (backends/search_rules.ts) and
+// the glue of a GPU-resident search: write the codes into the configuration,
+// reduce and map the readings, update, keep history, report success.
+//
+// Dispatch: one invocation per search instance (act chips × instances per
+// chip), workgroups of 128. Search state lives in two storage buffers
+// (sInt, sFloat), in regions whose offsets the host passes in desc:
+//   u0 instances, u1 instances per chip, u2 codes, u3 history codes,
+//   u4 history distances, u5 targets, u6 success / before flags,
+//   u7 field (writeField) or step mode (update), u8 lower, u9 upper (i32 bits),
+//   u10 history slots (best), u11 left, u12 inverted / map op, u13 readings source
+//   (0: readings buffer, else sFloat region offset + 1).
+
+fn instanceOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return linearIndex(wid, nwg, lid, 128u);
+}
+
+// Where instance i's reading is: readings[chip × 1024 + local] or a region of sFloat.
+fn readingIndex(i: u32) -> u32 {
+  if (desc.u13 != 0u) {
+    return desc.u13 - 1u + i;
+  }
+  return chipInfo[i / desc.u1].chip * CHANNELS + i % desc.u1;
+}
+
+fn readingOf(i: u32) -> f32 {
+  if (desc.u13 != 0u) {
+    return sFloat[readingIndex(i)];
+  }
+  return readings[readingIndex(i)];
+}
+
+fn setReading(i: u32, v: f32) {
+  if (desc.u13 != 0u) {
+    sFloat[readingIndex(i)] = v;
+  } else {
+    readings[readingIndex(i)] = v;
+  }
+}
+
+fn clipCode(v: i32) -> i32 {
+  return clamp(v, bitcast<i32>(desc.u8), bitcast<i32>(desc.u9));
+}
+
+// Start codes: u2 codes, f0 start, u5 start offsets region (0: none, else offset + 1).
+@compute @workgroup_size(128)
+fn searchInit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  if (i >= desc.u0) { return; }
+  var code = i32(desc.f0);
+  if (desc.u5 != 0u) {
+    code += sInt[desc.u5 - 1u + i];
+  }
+  sInt[desc.u2 + i] = clipCode(code);
+}
+
+// Codes (region u2) into the configuration field u7 of each instance's chip.
+@compute @workgroup_size(128)
+fn writeField(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  if (i >= desc.u0) { return; }
+  let chip = chipInfo[i / desc.u1].chip;
+  let k = i % desc.u1;
+  let c = sInt[desc.u2 + i];
+  let n = chip * NEURONS + k;
+  switch desc.u7 {
+    case 0u: { cfgNeuron[n].v_leak = c; }
+    case 1u: { cfgNeuron[n].v_reset = c; }
+    case 2u: { cfgNeuron[n].v_threshold = c; }
+    case 3u: { cfgNeuron[n].i_bias_leak = c; }
+    case 4u: { cfgNeuron[n].i_bias_reset = c; }
+    case 5u: { cfgNeuron[n].i_mem_offset = c; }
+    case 6u: { cfgNeuron[n].i_bias_synin_exc_tau = c; }
+    case 7u: { cfgNeuron[n].i_bias_synin_exc_gm = c; }
+    case 8u: { cfgNeuron[n].i_bias_synin_exc_shift = c; }
+    case 9u: { cfgNeuron[n].i_bias_synin_inh_tau = c; }
+    case 10u: { cfgNeuron[n].i_bias_synin_inh_gm = c; }
+    case 11u: { cfgNeuron[n].i_bias_synin_inh_shift = c; }
+    case 12u: { cfgChip[chip].syn_i_bias_dac[k] = c; }
+    case 13u: { cfgChip[chip].cadc_v_ramp_offset[k] = c; }
+    case 14u: { cfgChip[chip].cadc_i_ramp_slope[k] = c; }
+    case 15u: { cfgChannel[chip * CHANNELS + k] = c; }
+    default: {}
+  }
+}
+
+var<workgroup> wgSum: array<f32, 128>;
+
+// Quadrant means of the readings (512 or 1024 per chip, desc.u1) into the
+// sFloat region at desc.u2: one workgroup per quadrant of every act chip.
+@compute @workgroup_size(128)
+fn quadrantMean(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let group = wid.y * nwg.x + wid.x;
+  let act = min(group / 4u, desc.chips - 1u);
+  let chip = chipInfo[act].chip;
+  let q = group % 4u;
+  let per = desc.u1;
+  var s = 0.0;
+  // Every value k of a quadrant satisfies (k % 512) / 128 == q: 128 neurons, or 256 channels.
+  s = readings[chip * CHANNELS + q * 128u + lid];
+  if (per == CHANNELS) {
+    s += readings[chip * CHANNELS + NEURONS + q * 128u + lid];
+  }
+  wgSum[lid] = s;
+  workgroupBarrier();
+  for (var stride = 64u; stride > 0u; stride = stride >> 1u) {
+    if (lid < stride) { wgSum[lid] = wgSum[lid] + wgSum[lid + stride]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && group / 4u < desc.chips) {
+    sFloat[desc.u2 + act * 4u + q] = wgSum[0] / f32(per / 4u);
+  }
+}
+
+// One reading map. u12: 1 above (limit region u5), 2 code-below (limit region u5), 3 before-failed (flags u6); f0: value.
+@compute @workgroup_size(128)
+fn applyMap(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  if (i >= desc.u0) { return; }
+  let r = readingOf(i);
+  var hit = false;
+  if (desc.u12 == 1u) {
+    hit = r > sFloat[desc.u5 + i];
+  } else if (desc.u12 == 2u) {
+    hit = f32(sInt[desc.u2 + i]) < sFloat[desc.u5 + i];
+  } else {
+    hit = sInt[desc.u6 + i] == 0;
+  }
+  if (hit) { setReading(i, desc.f0); }
+}
+
+// One step of BinarySearch / NoisyBinarySearch, or LinearPrediction.
+// u7 mode: 0 bisect (f1 = increment), 1 mirror, 2 final (no update beyond history),
+// 3 linear prediction (f1 probe, f2 offset, f3 slope). u10 best, u11 left, u12 inverted.
+@compute @workgroup_size(128)
+fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  let nInst = desc.u0;
+  if (i >= nInst) { return; }
+  let p = sInt[desc.u2 + i];
+  let r = readingOf(i);
+  let t = sFloat[desc.u5 + i];
+  let left = desc.u11;
+  if (left < desc.u10) {
+    sInt[desc.u3 + left * nInst + i] = p;
+    sFloat[desc.u4 + left * nInst + i] = abs(r - t);
+  }
+  var q = p;
+  if (desc.u7 == 3u) {
+    let poly = desc.f2 + desc.f3 * t;
+    let pred = round(poly + (desc.f1 - (desc.f2 + desc.f3 * r)));
+    let lo = f32(bitcast<i32>(desc.u8));
+    let hi = f32(bitcast<i32>(desc.u9));
+    if (pred != pred) {
+      q = bitcast<i32>(desc.u8);
+    } else {
+      q = i32(clamp(pred, lo, hi));
+    }
+    sInt[desc.u2 + i] = q;
+    return;
+  }
+  if (desc.u7 == 0u) {
+    let inc = i32(desc.f1);
+    let down = (r > t) != (desc.u12 != 0u);
+    if (down) { q = p - inc; } else { q = p + inc; }
+  } else if (desc.u7 == 1u) {
+    let h2 = sInt[desc.u3 + 2u * nInst + i];
+    let h1 = sInt[desc.u3 + nInst + i];
+    q = 2 * h2 - h1;
+    if (h2 == h1 && h2 == bitcast<i32>(desc.u8)) { q += 1; }
+    if (h2 == h1 && h2 == bitcast<i32>(desc.u9)) { q -= 1; }
+  }
+  q = clipCode(q);
+  if (desc.u7 == 2u) {
+    var bestSlot = 0u;
+    var bestDist = sFloat[desc.u4 + i];
+    for (var s = 1u; s < desc.u10; s++) {
+      let d = sFloat[desc.u4 + s * nInst + i];
+      if (d < bestDist) {
+        bestDist = d;
+        bestSlot = s;
+      }
+    }
+    q = sInt[desc.u3 + bestSlot * nInst + i];
+  }
+  sInt[desc.u2 + i] = q;
+}
+
+// Success of final codes (region u2) into region u6: 0 on a bound.
+@compute @workgroup_size(128)
+fn searchSuccess(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  if (i >= desc.u0) { return; }
+  let c = sInt[desc.u2 + i];
+  sInt[desc.u6 + i] = select(1, 0, c <= bitcast<i32>(desc.u8) || c >= bitcast<i32>(desc.u9));
+}
+
+// Flags (region u6) = 1 (u7 == 0), or flags &= region u5 (u7 == 1).
+@compute @workgroup_size(128)
+fn combineFlags(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  if (i >= desc.u0) { return; }
+  if (desc.u7 == 0u) {
+    sInt[desc.u6 + i] = 1;
+  } else {
+    sInt[desc.u6 + i] = sInt[desc.u6 + i] & sInt[desc.u5 + i];
+  }
+}
+
+// Copies codes (u2, into sInt region u3) and readings (into sFloat region u4) for a trace.
+@compute @workgroup_size(128)
+fn traceStep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  if (i >= desc.u0) { return; }
+  sInt[desc.u3 + i] = sInt[desc.u2 + i];
+  sFloat[desc.u4 + i] = readingOf(i);
+}

@@ -1,0 +1,315 @@
+// twin_common.wgsl — shared by every lifcal twin kernel (concatenated in front
+// of params.wgsl, measure.wgsl and search.wgsl by backends/webgpu/kernels.ts).
+//
+// What it holds: the buffer layouts (structs whose field order the TypeScript
+// packers in backends/webgpu/layout.ts mirror), the one bind group every
+// pipeline shares, the counter-based RNG of backends/rng.ts (PCG hash chain,
+// inverse-normal-CDF normals: the identical stream the CPU executor draws),
+// and the readout and integration helpers of backends/cpu/*.ts.
+//
+// Invariants: no function here loops; callers keep every invocation's total
+// loop iterations below MAX_ITERATIONS (llvmpipe silently stops loops at
+// 65 535 back-edges per invocation).
+
+// ---- layouts --------------------------------------------------------------
+
+// Model numbers of TwinConfig that kernels need (one uniform, uploaded once).
+struct Twin {
+  cellOffset: f32, cellSpan: f32, railLow: f32, railHigh: f32,
+  sigmaMembrane: f32, sigmaLine: f32, sigmaCadc: f32, sigmaMadc: f32,
+  lineRest: f32, madcOffset: f32, madcLsb: f32, cadcPeriod: f32,
+  kappaPivot: f32, capFull: f32, leakG: f32, synCs: f32,
+  synG: f32, otaFull: f32, refPivot: f32, dacPerWeight: f32,
+  dacRef: f32, offsetPerCode: f32, resetTau: f32, resetCodeRef: f32,
+  cadcOffsetSpan: f32, cadcLsbBase: f32, cadcLsbSpan: f32, xtPivot: f32,
+  xtRamp: f32, xtSameCode: f32, refractoryClock: f32, infinity: f32,
+}
+
+// Per-dispatch settings (one 256-byte slot of a uniform buffer, dynamic offset).
+// `chips`: act chips of the dispatch; `op`: operation counter offset added
+// to each chip's base; `u*`/`f*`: kind-specific, named where they are used.
+struct Desc {
+  chips: u32, op: u32, u0: u32, u1: u32,
+  u2: u32, u3: u32, u4: u32, u5: u32,
+  u6: u32, u7: u32, u8: u32, u9: u32,
+  u10: u32, u11: u32, u12: u32, u13: u32,
+  f0: f32, f1: f32, f2: f32, f3: f32,
+  f4: f32, f5: f32, f6: f32, f7: f32,
+}
+
+struct NeuronMismatch {
+  leakA: f32, leakB: f32, leakKappa: f32, resetA: f32,
+  resetB: f32, thresholdA: f32, thresholdB: f32, capIntrinsic: f32,
+  capGain: f32, leakK: f32, leakGamma: f32, leakDivRatio: f32,
+  leakMulRatio: f32, leakParasitic: f32, synTauKExc: f32, synTauKInh: f32,
+  synTauGammaExc: f32, synTauGammaInh: f32, synHrExc: f32, synHrInh: f32,
+  synParasiticExc: f32, synParasiticInh: f32, gmKExc: f32, gmKInh: f32,
+  refRhoExc: f32, refRhoInh: f32, refLambdaExc: f32, refLambdaInh: f32,
+  offsetK: f32, resetK: f32, crosstalkCoupling: f32, sameCodeLeak: f32,
+  sameCodeReset: f32, sameCodeThreshold: f32,
+}
+
+struct QuadrantMismatch { gain: f32, dacK: f32, cadcOffsetK: f32, cadcSlopeK: f32 }
+
+// The 24 per-neuron fields of backends/config.ts, in FIELD order.
+struct NeuronConfig {
+  v_leak: i32, v_reset: i32, v_threshold: i32, i_bias_leak: i32,
+  i_bias_reset: i32, i_mem_offset: i32, i_bias_synin_exc_tau: i32, i_bias_synin_exc_gm: i32,
+  i_bias_synin_exc_shift: i32, i_bias_synin_inh_tau: i32, i_bias_synin_inh_gm: i32, i_bias_synin_inh_shift: i32,
+  membrane_capacitance: i32, leak_division: i32, leak_multiplication: i32, synin_exc_enable: i32,
+  synin_inh_enable: i32, synin_exc_high_resistance: i32, synin_inh_high_resistance: i32, threshold_enable: i32,
+  offset_current_enable: i32, refractory_counter: i32, reset_holdoff: i32, input_clock: i32,
+}
+
+// Per-chip cells: quadrant cells ×4, then hemisphere scalers ×2.
+struct ChipConfig {
+  syn_i_bias_dac: array<i32, 4>,
+  cadc_v_ramp_offset: array<i32, 4>,
+  cadc_i_ramp_slope: array<i32, 4>,
+  clock_scale_fast: array<i32, 2>,
+  clock_scale_slow: array<i32, 2>,
+}
+
+// Effective parameters of a neuron (backends/twin/physics.ts ChipParams).
+struct NeuronParams {
+  C: f32, gL: f32, EL: f32, VRcell: f32,
+  gR: f32, VT: f32, thresholdEnable: f32, Ioff: f32,
+  offsetEnable: f32, Isyn: f32, gmExc: f32, gmInh: f32,
+  tauSynExc: f32, tauSynInh: f32, dacAmp: f32, tRef: f32,
+  tReset: f32, pad0: f32, pad1: f32, pad2: f32,
+}
+
+struct ChannelParams { low: f32, lsb: f32, delta: f32, digital: f32 }
+
+// Per act chip of a dispatch: its index in the batch, its RNG key and its
+// operation counter at the start of the encoded work.
+struct ChipInfo { chip: u32, key: u32, opBase: u32, pad: u32 }
+
+// State of a neuron kept between the dispatches of a chunked measurement.
+struct MeasState { v: f32, refLeft: f32, best: f32, spikes: f32, xe: f32, xi: f32, a0: f32, a1: f32 }
+
+@group(0) @binding(0) var<uniform> twin: Twin;
+@group(0) @binding(1) var<uniform> desc: Desc;
+@group(0) @binding(2) var<storage, read> mismNeuron: array<NeuronMismatch>;
+@group(0) @binding(3) var<storage, read> mismQuadrant: array<QuadrantMismatch>;
+// Per chip 1025 values: the 1024 channels' analog offsets, then the reference cell's coupling.
+@group(0) @binding(4) var<storage, read> mismChannel: array<f32>;
+@group(0) @binding(5) var<storage, read_write> cfgNeuron: array<NeuronConfig>;
+@group(0) @binding(6) var<storage, read_write> cfgChip: array<ChipConfig>;
+@group(0) @binding(7) var<storage, read_write> cfgChannel: array<i32>;
+@group(0) @binding(8) var<storage, read_write> parNeuron: array<NeuronParams>;
+// Per chip 1025 entries: the 1024 channels, then (g0, reference shift, 0, 0).
+@group(0) @binding(9) var<storage, read_write> parChannel: array<ChannelParams>;
+@group(0) @binding(10) var<storage, read> chipInfo: array<ChipInfo>;
+@group(0) @binding(11) var<storage, read_write> readings: array<f32>;
+@group(0) @binding(12) var<storage, read_write> mstate: array<MeasState>;
+// Per neuron of every chip: kind-specific settings (e.g. samples and period of a trace).
+@group(0) @binding(13) var<storage, read> aux: array<vec2<f32>>;
+@group(0) @binding(14) var<storage, read_write> sInt: array<i32>;
+@group(0) @binding(15) var<storage, read_write> sFloat: array<f32>;
+
+const NEURONS: u32 = 512u;
+const CHANNELS: u32 = 1024u;
+
+// Linear invocation index across a 2-D grid of workgroups of size `wg`.
+fn linearIndex(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, wg: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * wg + lid;
+}
+
+// ---- random numbers (backends/rng.ts) ----------------------------------------
+
+fn pcg(v: u32) -> u32 {
+  let s = v * 747796405u + 2891336453u;
+  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+  return (w >> 22u) ^ w;
+}
+
+fn hash3(a: u32, b: u32, c: u32) -> u32 {
+  return pcg(c ^ pcg(b ^ pcg(a)));
+}
+
+fn hashFinish(prefix: u32, d: u32) -> u32 {
+  return pcg(d ^ prefix);
+}
+
+fn toUniform(h: u32) -> f32 {
+  return (f32(h >> 8u) + 0.5) * 5.9604644775390625e-8;
+}
+
+fn inverseNormal(p: f32) -> f32 {
+  if (p < 0.02425) {
+    let q = sqrt(-2.0 * log(p));
+    return (((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q -
+      2.549732539343734) * q + 4.374664141464968) * q + 2.938163982698783) /
+      ((((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q +
+        3.754408661907416) * q + 1.0);
+  }
+  if (p > 0.97575) {
+    let q = sqrt(-2.0 * log(1.0 - p));
+    return -(((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q -
+      2.549732539343734) * q + 4.374664141464968) * q + 2.938163982698783) /
+      ((((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q +
+        3.754408661907416) * q + 1.0);
+  }
+  let q = p - 0.5;
+  let r = q * q;
+  return (((((-3.969683028665376e1 * r + 2.209460984245205e2) * r - 2.759285104469687e2) * r +
+    1.383577518672690e2) * r - 3.066479806614716e1) * r + 2.506628277459239) * q /
+    (((((-5.447609879822406e1 * r + 1.615858368580409e2) * r - 1.556989798598866e2) * r +
+      6.680131188771972e1) * r - 1.328068155288572e1) * r + 1.0);
+}
+
+fn normalAt(prefix: u32, sample: u32) -> f32 {
+  return inverseNormal(toUniform(hashFinish(prefix, sample)));
+}
+
+// Noise streams (backends/rng.ts NoiseStream) and lanes.
+const STREAM_MEMBRANE: u32 = 1u;
+const STREAM_LINE_EXC: u32 = 2u;
+const STREAM_LINE_INH: u32 = 3u;
+const STREAM_CADC: u32 = 4u;
+const STREAM_MADC: u32 = 5u;
+const STREAM_INITIAL: u32 = 6u;
+
+fn lane(stream: u32, index: u32) -> u32 {
+  return (stream << 11u) | index;
+}
+
+// ---- readout (backends/twin/physics.ts) -------------------------------------
+
+fn clampf(v: f32, lo: f32, hi: f32) -> f32 {
+  return min(max(v, lo), hi);
+}
+
+fn cadcRead(ch: u32, volts: f32, epsilon: f32) -> f32 {
+  let p = parChannel[ch];
+  let r = (volts - p.low - p.delta) / p.lsb + p.digital + epsilon;
+  return clampf(round(r), 0.0, 255.0);
+}
+
+fn madcRead(volts: f32, epsilon: f32) -> f32 {
+  return clampf(round((volts - twin.madcOffset) / twin.madcLsb + epsilon), 0.0, 1023.0);
+}
+
+// Mean of a neuron's two CADC channels reading `volts`; read number `read`.
+fn neuronCadc(info: ChipInfo, op: u32, n: u32, volts: f32, read: u32) -> f32 {
+  let base = info.chip * 1025u;
+  var e0 = 0.0;
+  var e1 = 0.0;
+  if (twin.sigmaCadc > 0.0) {
+    e0 = twin.sigmaCadc * normalAt(hash3(info.key, op, lane(STREAM_CADC, n)), read);
+    e1 = twin.sigmaCadc * normalAt(hash3(info.key, op, lane(STREAM_CADC, n + NEURONS)), read);
+  }
+  return 0.5 * (cadcRead(base + n, volts, e0) + cadcRead(base + n + NEURONS, volts, e1));
+}
+
+fn restingPotential(p: NeuronParams) -> f32 {
+  let I = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
+  return clampf(p.EL + I / p.gL, twin.railLow, twin.railHigh);
+}
+
+fn heldResetPotential(p: NeuronParams) -> f32 {
+  let I = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
+  return clampf((p.gR * p.VRcell + p.gL * p.EL + I) / (p.gR + p.gL), twin.railLow, twin.railHigh);
+}
+
+// ---- integration (backends/cpu/lif_step.ts) ---------------------------------
+
+// 1 − e^(−x) without cancellation for small x (f32 has no expm1).
+fn oneMinusExp(x: f32) -> f32 {
+  if (x < 1e-3) {
+    return x * (1.0 - x * (0.5 - x / 6.0));
+  }
+  return 1.0 - exp(-x);
+}
+
+// ln(1 + x) without cancellation for small x (f32 has no log1p).
+fn log1p(x: f32) -> f32 {
+  let u = 1.0 + x;
+  if (u == 1.0) {
+    return x;
+  }
+  return log(u) * x / (u - 1.0);
+}
+
+// Exact OU relaxation over `span`, written as v + (goal − v)·(1 − e^(−span/τ))
+// so that f32 keeps the step when the goal is far away and τ long (a
+// membrane ramping on an offset current with the leak off).
+fn ou(v: f32, goal: f32, tau: f32, span: f32, prefix: u32, index: u32) -> f32 {
+  let om = oneMinusExp(span / tau);
+  let next = v + (goal - v) * om;
+  if (twin.sigmaMembrane == 0.0) {
+    return next;
+  }
+  return next + twin.sigmaMembrane * sqrt(om * (2.0 - om)) * normalAt(prefix, index);
+}
+
+struct Lif {
+  v: f32,
+  refLeft: f32,
+  spikes: f32,
+  t: f32,
+}
+
+// One segment of a step (a phase: reset clamp, holdoff or free; a spike ends
+// a segment). `lifStep` calls it at most 6 times, unrolled, so it adds no
+// loop iterations.
+fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, threshold: bool, I: f32, prefix: u32, index: u32) {
+  let vInf = p.EL + I / p.gL;
+  let tau = p.C / p.gL;
+  if ((*s).refLeft > 0.0) {
+    let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
+    var span: f32;
+    if (clampLeft > 0.0) {
+      span = min((*s).t, clampLeft);
+      let g = p.gL + p.gR;
+      let vEq = (p.gR * p.VRcell + p.gL * p.EL + I) / g;
+      (*s).v = ou((*s).v, vEq, p.C / g, span, prefix, index);
+    } else {
+      span = min((*s).t, (*s).refLeft);
+      (*s).v = ou((*s).v, vInf, tau, span, prefix, index);
+    }
+    (*s).refLeft = (*s).refLeft - span;
+    if ((*s).refLeft < 1e-15) {
+      (*s).refLeft = 0.0;
+    }
+    (*s).t = (*s).t - span;
+  } else {
+    let v0 = (*s).v;
+    let v1 = ou(v0, vInf, tau, (*s).t, prefix, index);
+    if (threshold && v1 >= p.VT) {
+      var crossAt: f32;
+      if (v0 >= p.VT) {
+        crossAt = 0.0;
+      } else if (vInf > p.VT) {
+        crossAt = tau * log1p((p.VT - v0) / (vInf - p.VT));
+      } else {
+        crossAt = (*s).t * (p.VT - v0) / (v1 - v0);
+      }
+      crossAt = clampf(crossAt, 0.0, (*s).t);
+      (*s).spikes = (*s).spikes + 1.0;
+      (*s).v = p.VT;
+      (*s).t = (*s).t - crossAt;
+      if (p.tRef > 0.0) {
+        (*s).refLeft = p.tRef;
+      } else {
+        (*s).v = p.VRcell;
+      }
+    } else {
+      (*s).v = v1;
+      (*s).t = 0.0;
+    }
+  }
+  (*s).v = clampf((*s).v, twin.railLow, twin.railHigh);
+}
+
+fn lifStep(s: ptr<function, Lif>, p: NeuronParams, threshold: bool, I: f32, dt: f32, prefix: u32, sample: u32) {
+  (*s).t = dt;
+  let base = sample * 8u;
+  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base); }
+  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 1u); }
+  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 2u); }
+  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 3u); }
+  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 4u); }
+  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 5u); }
+}
