@@ -363,7 +363,9 @@ export async function calibrateCommand(
     console.log(_table(summary));
     console.log(
       pc.dim(
-        `${summary.totals.chips} chips in ${summary.totals.wall_s.toFixed(1)} s; wrote ${
+        `${summary.totals.chips} chip${summary.totals.chips === 1 ? "" : "s"} in ${
+          summary.totals.wall_s.toFixed(1)
+        } s; wrote ${
           plan.shard
             ? join(f.out, shardSummaryName(plan.shard))
             : `${join(f.out, "summary.json")}, report.html, report.md`

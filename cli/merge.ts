@@ -124,7 +124,7 @@ function _checkShards(shards: readonly _Shard[]): string[] {
       }`,
     );
   }
-  const { seeds, shard: { count } } = shards[0]!.summary;
+  const { plan: { seeds }, shard: { count } } = shards[0]!.summary;
   const byIndex = new Map<number, _Shard[]>();
   for (const s of shards) {
     byIndex.set(s.summary.shard.index, [...(byIndex.get(s.summary.shard.index) ?? []), s]);

@@ -80,7 +80,7 @@ function _parameterSection(summary: Summary, chips: readonly ChipFiles[]): strin
     ) => a - b);
     const median = ratios.length ? ratios[ratios.length >> 1]! : null;
     out.push(
-      `<h3>${esc(label)} (${esc(p)})</h3>`,
+      `<div><h3>${esc(label)} (${esc(p)})</h3>`,
       histogramSvg({
         series: [
           { label: "before: every neuron at the median code", values: before, color: "#999" },
@@ -91,10 +91,12 @@ function _parameterSection(summary: Summary, chips: readonly ChipFiles[]): strin
       }),
       `<p class="note">${after.length} neurons of ${chips.length} chip${
         chips.length === 1 ? "" : "s"
-      }; median spread ratio ${fmt(median)} (calix accepts &lt; ${CALIX_RATIO_LIMITS[p]}).</p>`,
+      }; median spread ratio ${fmt(median)} (calix accepts &lt; ${
+        CALIX_RATIO_LIMITS[p]
+      }).</p></div>`,
     );
   }
-  return out.join("\n");
+  return `<div class="grid">${out.join("\n")}</div>`;
 }
 
 function _rateSection(chips: readonly ChipFiles[]): string {

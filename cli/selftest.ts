@@ -1,16 +1,24 @@
 /**
  * `lifcal selftest`: what this machine offers and whether the executors
- * measure what they should. It prints the WebGPU adapter, then opens each
- * simulator backend on one twin: where it opens, its measurements are
- * checked against the twin's truth (and, when more than one opens, against
- * each other); where it does not, the reason is printed. Checks are plain
- * data ({@linkcode SELFTEST_CHECKS}), so executor-specific probes are one
- * entry more.
+ * measure what they should. It prints the WebGPU adapter, the WebGPU
+ * executor's start-up self-test (the loop-cap probe and the kernels' parity
+ * with the CPU executor), then opens each simulator backend on one twin:
+ * where it opens, its measurements are checked against the twin's truth
+ * and, when more than one opens, against each other; where it does not, the
+ * reason is printed. Checks are plain data ({@linkcode SELFTEST_CHECKS}), so
+ * a new executor or probe is one entry more.
  *
  * @module
  */
 
-import { type Backend, openBackend, type Truth, VERSION } from "../mod.ts";
+import {
+  type Backend,
+  type GpuSelfTest,
+  openBackend,
+  type Truth,
+  VERSION,
+  webgpuSelfTest,
+} from "../mod.ts";
 
 /** The outcome of one check. */
 export interface CheckOutcome {
@@ -100,7 +108,7 @@ export const SELFTEST_CHECKS: readonly SelftestCheck[] = [
 export async function describeAdapter(timeoutMs = 15_000): Promise<string> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) return "no adapter (this runtime has no WebGPU)";
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const adapter = await Promise.race([
       gpu.requestAdapter(),
@@ -121,16 +129,47 @@ export async function describeAdapter(timeoutMs = 15_000): Promise<string> {
   }
 }
 
+/** The loop length the WebGPU start-up self-test's loop-cap probe asks for. */
+const _LOOP_PROBE = 100_000;
+
+function _gpuLines(t: GpuSelfTest): { lines: string[]; ok: boolean } {
+  if (!t.available) {
+    return {
+      lines: [`webgpu start-up self-test: no usable adapter (${t.reason ?? "none"})`],
+      ok: true,
+    };
+  }
+  const lines: string[] = [];
+  if (t.loopIterations !== undefined) {
+    const capped = t.loopIterations < _LOOP_PROBE;
+    lines.push(
+      `webgpu loop-cap probe: a loop of ${_LOOP_PROBE} iterations reached ${t.loopIterations} in one invocation (${
+        capped ? "capped: the kernels run long loops in chunks" : "no cap"
+      })`,
+    );
+  }
+  const parity = Object.entries(t.parity ?? {}).map(([k, v]) => `${k} ${v.toPrecision(3)}`);
+  lines.push(
+    `webgpu start-up self-test: ${t.passed ? "passed" : `FAILED (${t.reason ?? "unknown"})`}${
+      parity.length ? `; largest GPU−CPU difference: ${parity.join(", ")}` : ""
+    }`,
+  );
+  return { lines, ok: t.passed };
+}
+
 /**
- * Runs the self test, printing through `log`; returns the exit code (0 all
- * checks of the available backends passed, 1 a check failed).
+ * Runs the self test, printing through `log`; returns the exit code (0
+ * everything available passed, 1 a check failed). A missing GPU adapter is
+ * reported, not a failure.
  *
  * @example
  * ```ts
  * import { selftestCommand } from "./selftest.ts";
  * import assert from "node:assert/strict";
  * const lines: string[] = [];
- * assert.equal(await selftestCommand((s) => lines.push(s), ["cpu"], async () => "no adapter"), 0);
+ * const noGpu = () => Promise.resolve({ available: false, passed: false, reason: "none here" });
+ * const code = await selftestCommand((s) => lines.push(s), ["cpu"], () => Promise.resolve("no adapter"), noGpu);
+ * assert.equal(code, 0);
  * assert.match(lines.join("\n"), /cpu backend: CPU executor/);
  * ```
  */
@@ -138,10 +177,16 @@ export async function selftestCommand(
   log: (line: string) => void = console.log,
   kinds: readonly ("cpu" | "webgpu")[] = ["cpu", "webgpu"],
   adapter: () => Promise<string> = describeAdapter,
+  gpuTest: () => Promise<GpuSelfTest> = () => webgpuSelfTest(),
 ): Promise<number> {
   log(`lifcal ${VERSION} selftest`);
   log(`adapter: ${await adapter()}`);
   let ok = true;
+  if (kinds.includes("webgpu")) {
+    const gpu = _gpuLines(await gpuTest());
+    gpu.lines.forEach((l) => log(l));
+    ok &&= gpu.ok;
+  }
   const readings = new Map<string, CheckReadings[]>();
   for (const kind of kinds) {
     let backend: Backend;
