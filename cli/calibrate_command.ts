@@ -167,8 +167,12 @@ function _mismatch(
   return undefined;
 }
 
-async function _open(kind: BackendKind, seeds: readonly number[]): Promise<Backend> {
-  return await openBackend({ backend: kind, chips: seeds });
+async function _open(
+  kind: BackendKind,
+  seeds: readonly number[],
+  notices: string[],
+): Promise<Backend> {
+  return await openBackend({ backend: kind, chips: seeds, onNotice: (m) => notices.push(m) });
 }
 
 function _steps(refine: boolean, rate: number | undefined): string[] {
@@ -286,8 +290,9 @@ export async function calibrateCommand(
 
   // The backend is opened (and so validated) before anything is written.
   let first: Backend;
+  const notices: string[] = [];
   try {
-    first = await _open(f.backend, batches[0] ?? [plan.mine[0] ?? plan.seeds[0]!]);
+    first = await _open(f.backend, batches[0] ?? [plan.mine[0] ?? plan.seeds[0]!], notices);
   } catch (e) {
     throw new UsageError(`Cannot open the ${f.backend} backend: ${_message(e)}`);
   }
@@ -301,6 +306,10 @@ export async function calibrateCommand(
   if (batches.length === 0) await first.close();
 
   const progress = createProgress(f.quiet ? "quiet" : stderrIsTerminal ? "tty" : "lines");
+  const notify = () => {
+    if (!f.quiet) { for (const n of notices.splice(0)) console.error(pc.yellow(n)); }
+  };
+  notify();
   if (!f.quiet) { for (const n of plan.notes) console.error(pc.yellow(`lifcal: ${n}`)); }
   for (const seed of todo) {
     const paths = chipPaths(f.out, twinId(seed));
@@ -316,7 +325,8 @@ export async function calibrateCommand(
   for (const [k, seeds] of batches.entries()) {
     let backend: Backend | undefined;
     try {
-      backend = k === 0 ? first : await _open(f.backend, seeds);
+      backend = k === 0 ? first : await _open(f.backend, seeds, notices);
+      notify();
       progress.batch(seeds.map(twinId));
       const files = await _runBatch(backend, f, plan, progress);
       files.forEach((file, c) => {

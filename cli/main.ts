@@ -95,7 +95,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option("--no-refine", "skip the final CADC re-calibration and potential refinement")
     .option(
       "--batch-size <k>",
-      `chips calibrated together per backend batch (default ${DEFAULT_BATCH_SIZE})`,
+      "chips calibrated together per backend batch",
       parsePositiveInt,
       DEFAULT_BATCH_SIZE,
     )
@@ -115,7 +115,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option("--quiet", "no progress and no table")
     .option(
       "--min-success <fraction>",
-      "exit 1 if a chip has fewer calibrated neurons than this (default 0.95)",
+      "exit 1 if a chip has a smaller fraction of calibrated neurons",
       parseFraction,
       0.95,
     )
@@ -239,7 +239,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander has printed its message (or the help / version) already.
-      return e.code === "commander.helpDisplayed" || e.code === "commander.version" ? 0 : 2;
+      return e.exitCode === 0 ? 0 : 2;
     }
     const message = e instanceof Error ? e.message : String(e);
     console.error(pc.red(`lifcal: ${message}`));

@@ -71,6 +71,7 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   var st = mstate[i];
   if (desc.u3 == 0u) { st.best = -1.0; }
   var s = Lif(st.v, st.refLeft, st.spikes, 0.0);
+  let k = lifConstants(p, desc.f0);
   let end = min(desc.u3 + desc.u4, total);
   for (var g = desc.u3; g < end; g++) {
     let b = g / perBatch;
@@ -83,7 +84,7 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
       let read = neuronCadc(info, op, n, s.v, b * samples + (j - first));
       st.best = max(st.best, read);
     }
-    lifStep(&s, p, true, I, desc.f0, prefix, g);
+    lifStep(&s, p, k, true, I, prefix, g);
   }
   st.v = s.v;
   st.refLeft = s.refLeft;
@@ -284,6 +285,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let vRest = restBelowThreshold(p);
   let threshold = p.thresholdEnable > 0.5;
   let stepsPerRun = (desc.u1 + 1u) * sub;
+  let k = lifConstants(p, dt);
   var total = 0.0;
   for (var r = 0u; r < desc.u2; r++) {
     let base = r * (stepsPerRun + 1u);
@@ -300,7 +302,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         if (desc.u0 == 0u) { xe += jump; } else { xi += jump; }
       }
       let I = I0 + p.gmExc * xe * avgE - p.gmInh * xi * avgI;
-      lifStep(&s, p, threshold, I, dt, prefix, base + j);
+      lifStep(&s, p, k, threshold, I, prefix, base + j);
       var ke = 0.0;
       var ki = 0.0;
       if (kickE > 0.0) { ke = kickE * normalAt(prefixE, base + j + 1u); }
@@ -336,8 +338,9 @@ fn measureSpikeCount(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     s = Lif(heldResetPotential(p), p.tRef, 0.0, 0.0);
   }
   let end = min(desc.u3 + desc.u4, desc.u5);
+  let k = lifConstants(p, desc.f0);
   for (var j = desc.u3; j < end; j++) {
-    lifStep(&s, p, threshold, I, desc.f0, prefix, j);
+    lifStep(&s, p, k, threshold, I, prefix, j);
   }
   st.v = s.v;
   st.refLeft = s.refLeft;

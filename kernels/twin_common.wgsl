@@ -303,13 +303,70 @@ fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, threshold: bool, I: f32, p
   (*s).v = clampf((*s).v, twin.railLow, twin.railHigh);
 }
 
-fn lifStep(s: ptr<function, Lif>, p: NeuronParams, threshold: bool, I: f32, dt: f32, prefix: u32, sample: u32) {
-  (*s).t = dt;
+// Per-neuron constants of whole-step updates for a step `dt`: the relaxation
+// factor and noise scale of a free step and of a step inside the reset clamp.
+struct LifK {
+  dt: f32,
+  omFree: f32,
+  kickFree: f32,
+  omClamp: f32,
+  kickClamp: f32,
+}
+
+fn lifConstants(p: NeuronParams, dt: f32) -> LifK {
+  let omFree = oneMinusExp(dt * p.gL / p.C);
+  let omClamp = oneMinusExp(dt * (p.gL + p.gR) / p.C);
+  return LifK(
+    dt,
+    omFree,
+    twin.sigmaMembrane * sqrt(omFree * (2.0 - omFree)),
+    omClamp,
+    twin.sigmaMembrane * sqrt(omClamp * (2.0 - omClamp)),
+  );
+}
+
+fn kickAt(scale: f32, prefix: u32, index: u32) -> f32 {
+  if (scale == 0.0) {
+    return 0.0;
+  }
+  return scale * normalAt(prefix, index);
+}
+
+// One step of `k.dt`. A step that stays inside one phase (free without a
+// crossing, inside the clamp, inside the holdoff) takes the precomputed
+// whole-step update — the same formula as the first segment of the general
+// path, with the same noise draw — and everything else (phase boundaries,
+// threshold crossings) goes through up to six unrolled segments.
+fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: f32, prefix: u32, sample: u32) {
   let base = sample * 8u;
-  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base); }
-  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 1u); }
-  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 2u); }
-  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 3u); }
-  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 4u); }
-  if ((*s).t > 0.0) { lifSegment(s, p, threshold, I, prefix, base + 5u); }
+  let vInf = p.EL + I / p.gL;
+  if ((*s).refLeft == 0.0) {
+    let v1 = (*s).v + (vInf - (*s).v) * k.omFree + kickAt(k.kickFree, prefix, base);
+    if (!(threshold && v1 >= p.VT)) {
+      (*s).v = clampf(v1, twin.railLow, twin.railHigh);
+      return;
+    }
+  } else {
+    let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
+    if (clampLeft >= k.dt) {
+      let vEq = (p.gR * p.VRcell + p.gL * p.EL + I) / (p.gL + p.gR);
+      (*s).v = clampf((*s).v + (vEq - (*s).v) * k.omClamp + kickAt(k.kickClamp, prefix, base),
+        twin.railLow, twin.railHigh);
+      (*s).refLeft = (*s).refLeft - k.dt;
+      if ((*s).refLeft < 1e-15) { (*s).refLeft = 0.0; }
+      return;
+    }
+    if (clampLeft <= 0.0 && (*s).refLeft >= k.dt) {
+      (*s).v = clampf((*s).v + (vInf - (*s).v) * k.omFree + kickAt(k.kickFree, prefix, base),
+        twin.railLow, twin.railHigh);
+      (*s).refLeft = (*s).refLeft - k.dt;
+      if ((*s).refLeft < 1e-15) { (*s).refLeft = 0.0; }
+      return;
+    }
+  }
+  (*s).t = k.dt;
+  for (var seg = 0u; seg < 6u; seg++) {
+    if (!((*s).t > 0.0)) { break; }
+    lifSegment(s, p, threshold, I, prefix, base + seg);
+  }
 }

@@ -62,7 +62,7 @@ export async function listFiles(dir: string, prefix = ""): Promise<string[]> {
       else out.push(rel);
     }
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
   }
   return out.sort();
 }

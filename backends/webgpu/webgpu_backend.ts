@@ -55,6 +55,21 @@ import {
  */
 export const MAX_STEPS_PER_DISPATCH = 4096;
 
+/**
+ * Most loop iterations a measurement that is not split across dispatches may
+ * ask of one invocation (settled reads, MADC traces, PSP runs): checked on the
+ * host, so llvmpipe's silent cap can never truncate a loop.
+ */
+export const MAX_LOOP_ITERATIONS = 50_000;
+
+function _bounded(kind: string, setting: string, iterations: number): void {
+  if (iterations > MAX_LOOP_ITERATIONS) {
+    throw new RangeError(
+      `${kind}: ${setting} asks ${iterations} loop iterations of one GPU invocation, more than ${MAX_LOOP_ITERATIONS}`,
+    );
+  }
+}
+
 /** Where a search keeps its state inside the job's integer and float regions. */
 interface _Regions {
   codes: number;
@@ -373,6 +388,7 @@ export class WebGpuBackend implements Backend {
     switch (m.kind) {
       case "resting-potential":
       case "reset-potential":
+        _bounded(m.kind, "reads", m.reads ?? 1);
         job.dispatch("measureSettled", neuronGroups, {
           op,
           u: [m.reads ?? 1, m.kind === "resting-potential" ? 0 : 1],
@@ -395,6 +411,7 @@ export class WebGpuBackend implements Backend {
       }
       case "tau-mem":
       case "tau-mem-reset":
+        _bounded(m.kind, "maxSamples", m.maxSamples ?? 3000);
         this.#traceAux(job, m);
         job.dispatch("measureTauMem", neuronGroups, {
           op,
@@ -407,6 +424,7 @@ export class WebGpuBackend implements Backend {
         return;
       case "tau-syn-exc":
       case "tau-syn-inh":
+        _bounded(m.kind, "maxSamples", m.maxSamples ?? 3000);
         this.#traceAux(job, m);
         job.dispatch("measureTauSyn", neuronGroups, {
           op,
@@ -422,6 +440,12 @@ export class WebGpuBackend implements Backend {
       case "psp-amplitude-inh": {
         const spacing = m.spacingSeconds ?? 1e-6;
         const sub = Math.max(1, Math.round(spacing / (m.dtSeconds ?? 40e-9)));
+        // Each step may add up to 6 segment iterations at a spike or phase boundary.
+        _bounded(
+          m.kind,
+          "runs × (events + 1) × spacing/dt",
+          7 * (m.runs ?? 5) * ((m.events ?? 15) + 1) * sub,
+        );
         job.dispatch("measurePsp", neuronGroups, {
           op,
           u: [m.kind === "psp-amplitude-exc" ? 0 : 1, m.events ?? 15, m.runs ?? 5, sub],

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { lifcal, listFiles } from "./_cli.ts";
+
+/** A bad invocation: its arguments (OUT is the output folder) and what the message names. */
+interface _Case {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly message: RegExp;
+  readonly env?: Record<string, string>;
+}
+
+Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lifcal-errors-" });
+  try {
+    const malformed = join(dir, "malformed.json");
+    await Deno.writeTextFile(malformed, '{"leak": 90,');
+    const notAFolder = join(dir, "plain-file");
+    await Deno.writeTextFile(notAFolder, "x");
+    const empty = join(dir, "empty");
+    await Deno.mkdir(empty);
+    const OUT = "<OUT>";
+    const cases: _Case[] = [
+      {
+        name: "unknown flag",
+        args: ["calibrate", "--frobnicate"],
+        message: /Unknown option '--frobnicate'/,
+      },
+      { name: "unknown command", args: ["frobnicate"], message: /frobnicate/ },
+      {
+        name: "malformed JSON target",
+        args: ["calibrate", "--target", malformed],
+        message: /malformed\.json is not valid JSON/,
+      },
+      {
+        name: "missing target file",
+        args: ["calibrate", "--target", join(dir, "nope.json")],
+        message: /Cannot read target file .*nope\.json/,
+      },
+      {
+        name: "time without a unit",
+        args: ["calibrate", "--set", "tau_mem=10"],
+        message: /tau_mem needs a unit/,
+      },
+      { name: "target out of range", args: ["calibrate", "--set", "leak=300"], message: /leak/ },
+      {
+        name: "unknown target field",
+        args: ["calibrate", "--set", "leek=80"],
+        message: /Unknown target field "leek"/,
+      },
+      {
+        name: "not field=value",
+        args: ["calibrate", "--set", "leak"],
+        message: /"leak" is not of the form field=value/,
+      },
+      {
+        name: "shard 3/2",
+        args: ["calibrate", "--shard", "3/2"],
+        message: /Shard 3\/2 does not exist/,
+      },
+      {
+        name: "shard auto without environment",
+        args: ["calibrate", "--shard", "auto"],
+        message: /--shard auto found neither/,
+      },
+      {
+        name: "rate without a unit",
+        args: ["calibrate", "--leak-over-threshold", "100"],
+        message: /leak-over-threshold.*unit/,
+      },
+      { name: "zero chips", args: ["calibrate", "--chips", "0"], message: /positive integer/ },
+      { name: "backwards seeds", args: ["calibrate", "--seeds", "5-1"], message: /runs backwards/ },
+      {
+        name: "chips and seeds",
+        args: ["calibrate", "--chips", "2", "--seeds", "1"],
+        message: /--chips or --seeds, not both/,
+      },
+      { name: "unknown backend", args: ["calibrate", "--backend", "tpu"], message: /tpu/ },
+      {
+        name: "remote without --url",
+        args: ["calibrate", "--backend", "remote"],
+        message: /--backend remote needs --url/,
+      },
+      {
+        name: "remote backend",
+        args: ["calibrate", "--backend", "remote", "--url", "tcp://x:1"],
+        message: /Cannot open the remote backend/,
+      },
+      {
+        name: "min-success above 1",
+        args: ["calibrate", "--min-success", "95"],
+        message: /between 0 and 1/,
+      },
+      { name: "report without summary", args: ["report", empty], message: /summary\.json/ },
+      { name: "merge without shards", args: ["merge", empty], message: /No shard summaries/ },
+    ];
+    const runs = await Promise.all(cases.map(async (c, k) => {
+      const out = join(dir, `out-${k}`);
+      const args = c.args.includes("report") || c.args.includes("merge") ||
+          c.name.startsWith("unknown command")
+        ? c.args
+        : [...c.args, "--out", out];
+      return { c, out, run: await lifcal(args.map((a) => (a === OUT ? out : a)), c.env) };
+    }));
+    // An output folder that cannot be created (its parent is a file).
+    const unwritable = await lifcal([
+      "calibrate",
+      "--chips",
+      "1",
+      "--backend",
+      "cpu",
+      "--out",
+      join(notAFolder, "out"),
+    ]);
+    runs.push({
+      c: {
+        name: "unwritable --out",
+        args: [],
+        message: /Output folder .*plain-file\/out is not writable/,
+      },
+      out: join(notAFolder, "out"),
+      run: unwritable,
+    });
+    for (const { c, out, run } of runs) {
+      assert.equal(run.code, 2, `${c.name}: exit ${run.code}: ${run.stderr}`);
+      const lines = run.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `${c.name}: ${run.stderr}`);
+      assert.match(lines[0]!, /^lifcal: [A-Z-]/, c.name);
+      assert.match(lines[0]!, c.message, c.name);
+      assert.equal(run.stdout, "", c.name);
+      assert.deepEqual(await listFiles(out), [], `${c.name} wrote into ${out}`);
+    }
+    assert.equal(await Deno.readTextFile(notAFolder), "x");
+    // Nothing else appeared beside the inputs.
+    assert.deepEqual(await listFiles(dir), ["malformed.json", "plain-file"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lifcal --version and help exit 0", async () => {
+  const v = await lifcal(["--version"]);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+  const h = await lifcal(["help", "calibrate"]);
+  assert.equal(h.code, 0, h.stderr);
+  for (
+    const flag of [
+      "--chips",
+      "--seeds",
+      "--backend",
+      "--url",
+      "--target",
+      "--set",
+      "--leak-over-threshold",
+      "--no-refine",
+      "--batch-size",
+      "--out",
+      "--resume",
+      "--shard",
+      "--json",
+      "--quiet",
+      "--min-success",
+    ]
+  ) {
+    assert.ok(h.stdout.includes(flag), flag);
+  }
+});
