@@ -103,7 +103,9 @@ export function spikeThreshold(target: number | ArrayLike<number>): StepSpec {
 /**
  * Events per τ_syn measurement. calix sends 5; the twin's synaptic line
  * carries 1.5 mV of OU noise against ≈40 mV per event, so 10 events halve
- * the scatter of a single τ estimate (≈2.4 % instead of ≈4.7 %).
+ * the scatter of a single τ estimate (≈2.4 % instead of ≈4.7 %). More would
+ * drive the line out of the MADC's range while the synapse DAC bias is still
+ * at calix's 1022 (τ_syn is calibrated before the DAC bias).
  */
 export const TAU_SYN_EVENTS = 10;
 

@@ -93,6 +93,10 @@ interface _Plan {
   readonly notes: readonly string[];
 }
 
+function _plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function _message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -133,7 +137,7 @@ async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | un
       const id = twinId(seed);
       const loaded = await loadChip(f.out, id);
       if (!loaded.ok) {
-        if (loaded.reason !== "no result file") notes.push(`${id}: recomputed (${loaded.reason})`);
+        if (!loaded.missing) notes.push(`${id}: recomputed (${loaded.reason})`);
         continue;
       }
       const why = _mismatch(loaded.chip, input, rate);
@@ -341,9 +345,11 @@ export async function calibrateCommand(
       progress.end();
       console.error(
         pc.red(
-          `lifcal: calibration of ${seeds.map(twinId).join(", ")} failed: ${_message(e)}; ${
-            finished.size - plan.skipped.size
-          } chips finished in this run stay in ${join(f.out, "chips")} (rerun with --resume)`,
+          `lifcal: calibration of ${seeds.map(twinId).join(", ")} failed: ${
+            _message(e)
+          }; finished chips stay in ${join(f.out, "chips")} (${
+            _plural(finished.size - plan.skipped.size, "chip")
+          } in this run; rerun with --resume to continue)`,
         ),
       );
       return 3;
@@ -385,17 +391,14 @@ export async function calibrateCommand(
   }
   const low = summary.chips.filter((c) => c.success_fraction < f.minSuccess);
   if (low.length > 0) {
-    if (!f.quiet) {
-      console.error(
-        pc.red(
-          `lifcal: ${low.length} chip${
-            low.length === 1 ? "" : "s"
-          } below --min-success ${f.minSuccess}: ${
-            low.map((c) => `${c.id} (${(100 * c.success_fraction).toFixed(1)} %)`).join(", ")
-          }`,
-        ),
-      );
-    }
+    // Printed with --quiet too: it explains the exit code.
+    console.error(
+      pc.red(
+        `lifcal: ${_plural(low.length, "chip")} below --min-success ${f.minSuccess}: ${
+          low.map((c) => `${c.id} (${(100 * c.success_fraction).toFixed(1)} %)`).join(", ")
+        }`,
+      ),
+    );
     return 1;
   }
   return 0;

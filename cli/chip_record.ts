@@ -134,22 +134,23 @@ export interface ChipFiles {
 export async function loadChip(
   out: string,
   chipId: string,
-): Promise<{ ok: true; chip: ChipFiles } | { ok: false; reason: string }> {
+): Promise<{ ok: true; chip: ChipFiles } | { ok: false; missing: boolean; reason: string }> {
   const paths = chipPaths(out, chipId);
+  let file = paths.result;
+  const fail = (reason: string) => ({ ok: false as const, missing: false, reason });
   try {
     const result = parseResult(await Deno.readTextFile(paths.result));
-    if (result.kind !== "neuron") return { ok: false, reason: `${paths.result} is a CADC result` };
-    if (result.chipId !== chipId) {
-      return { ok: false, reason: `${paths.result} holds chip ${result.chipId}` };
-    }
+    if (result.kind !== "neuron") return fail(`${paths.result} is a CADC result`);
+    if (result.chipId !== chipId) return fail(`${paths.result} holds chip ${result.chipId}`);
+    file = paths.record;
     const record = parseChipRecord(await Deno.readTextFile(paths.record));
-    if (record.chipId !== chipId) {
-      return { ok: false, reason: `${paths.record} holds chip ${record.chipId}` };
-    }
+    if (record.chipId !== chipId) return fail(`${paths.record} holds chip ${record.chipId}`);
     return { ok: true, chip: { result, record } };
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { ok: false, reason: "no result file" };
-    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    if (e instanceof Deno.errors.NotFound) {
+      return { ok: false, missing: file === paths.result, reason: `${file} does not exist` };
+    }
+    return fail(`${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 

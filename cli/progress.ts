@@ -114,9 +114,8 @@ export function createProgress(
     const eta = progress > 0 && elapsed > 1
       ? `ETA ${formatDuration((elapsed / progress) * (toCompute - progress))}`
       : "ETA …";
-    const line = `lifcal: ${done}/${total} chips · batch of ${batchSize}: ${stepName} · ${
-      formatDuration(elapsed)
-    } · ${eta}`;
+    const what = batchSize > 0 ? ` · batch of ${batchSize}: ${stepName}` : "";
+    const line = `lifcal: ${done}/${total} chips${what} · ${formatDuration(elapsed)} · ${eta}`;
     write(`\r\x1b[2K${pc.dim(line)}`);
     shown = true;
   };

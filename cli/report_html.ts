@@ -45,6 +45,10 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .chipmap { font-size: 12px; } pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
 `;
 
+function _plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function _ratioCell(ratio: number | null, limit: number): string {
   const bad = ratio === null || ratio >= limit;
   return `<td${bad ? ' class="bad"' : ""}>${fmt(ratio)}</td>`;
@@ -89,8 +93,8 @@ function _parameterSection(summary: Summary, chips: readonly ChipFiles[]): strin
         target,
         unit,
       }),
-      `<p class="note">${after.length} neurons of ${chips.length} chip${
-        chips.length === 1 ? "" : "s"
+      `<p class="note">${after.length} neurons of ${
+        _plural(chips.length, "chip")
       }; median spread ratio ${fmt(median)} (calix accepts &lt; ${
         CALIX_RATIO_LIMITS[p]
       }).</p></div>`,
@@ -129,7 +133,7 @@ function _convergenceSection(chips: readonly ChipFiles[]): string {
       yLabel: `median |error| (${g.unit === "us" ? "µs" : g.unit})`,
       floor: g.unit === "us" ? 1e-3 : 0.01,
       lines: g.lines.map((l, k) => ({
-        label: `#${l.occurrence} (${l.measurement}, ${l.chips} chips)`,
+        label: `#${l.occurrence} (${l.measurement}, ${_plural(l.chips, "chip")})`,
         points: l.median_abs_error,
         color: _PALETTE[k % _PALETTE.length]!,
       })),
@@ -201,7 +205,7 @@ export function renderHtmlReport(summary: Summary, chips: readonly ChipFiles[]):
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>lifcal report: ${summary.totals.chips} chips</title>
+<title>lifcal report: ${_plural(summary.totals.chips, "chip")}</title>
 <script>addEventListener("error", function () { document.title = "${REPORT_ERROR_MARKER}"; });</script>
 <style>${_STYLE}</style>
 </head>

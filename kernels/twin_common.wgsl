@@ -311,17 +311,24 @@ struct LifK {
   kickFree: f32,
   omClamp: f32,
   kickClamp: f32,
+  invGL: f32,
+  invG: f32,
+  clampBase: f32,
 }
 
 fn lifConstants(p: NeuronParams, dt: f32) -> LifK {
   let omFree = oneMinusExp(dt * p.gL / p.C);
   let omClamp = oneMinusExp(dt * (p.gL + p.gR) / p.C);
+  let g = p.gL + p.gR;
   return LifK(
     dt,
     omFree,
     twin.sigmaMembrane * sqrt(omFree * (2.0 - omFree)),
     omClamp,
     twin.sigmaMembrane * sqrt(omClamp * (2.0 - omClamp)),
+    1.0 / p.gL,
+    1.0 / g,
+    (p.gR * p.VRcell + p.gL * p.EL) / g,
   );
 }
 
@@ -339,30 +346,26 @@ fn kickAt(scale: f32, prefix: u32, index: u32) -> f32 {
 // threshold crossings) goes through up to six unrolled segments.
 fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: f32, prefix: u32, sample: u32) {
   let base = sample * 8u;
-  let vInf = p.EL + I / p.gL;
-  if ((*s).refLeft == 0.0) {
-    let v1 = (*s).v + (vInf - (*s).v) * k.omFree + kickAt(k.kickFree, prefix, base);
-    if (!(threshold && v1 >= p.VT)) {
-      (*s).v = clampf(v1, twin.railLow, twin.railHigh);
-      return;
-    }
-  } else {
-    let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
-    if (clampLeft >= k.dt) {
-      let vEq = (p.gR * p.VRcell + p.gL * p.EL + I) / (p.gL + p.gR);
-      (*s).v = clampf((*s).v + (vEq - (*s).v) * k.omClamp + kickAt(k.kickClamp, prefix, base),
-        twin.railLow, twin.railHigh);
+  let vInf = p.EL + I * k.invGL;
+  // The three whole-step cases share one branch-free update, so that SIMD
+  // lanes in different phases do not serialise.
+  let free = (*s).refLeft == 0.0;
+  let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
+  let inClamp = !free && clampLeft >= k.dt;
+  let inHoldoff = !free && clampLeft <= 0.0 && (*s).refLeft >= k.dt;
+  let vEq = k.clampBase + I * k.invG;
+  let goal = select(vInf, vEq, inClamp);
+  let om = select(k.omFree, k.omClamp, inClamp);
+  let kick = select(k.kickFree, k.kickClamp, inClamp);
+  let v1 = (*s).v + (goal - (*s).v) * om + kickAt(kick, prefix, base);
+  let crossing = free && threshold && v1 >= p.VT;
+  if ((free && !crossing) || inClamp || inHoldoff) {
+    (*s).v = clampf(v1, twin.railLow, twin.railHigh);
+    if (!free) {
       (*s).refLeft = (*s).refLeft - k.dt;
       if ((*s).refLeft < 1e-15) { (*s).refLeft = 0.0; }
-      return;
     }
-    if (clampLeft <= 0.0 && (*s).refLeft >= k.dt) {
-      (*s).v = clampf((*s).v + (vInf - (*s).v) * k.omFree + kickAt(k.kickFree, prefix, base),
-        twin.railLow, twin.railHigh);
-      (*s).refLeft = (*s).refLeft - k.dt;
-      if ((*s).refLeft < 1e-15) { (*s).refLeft = 0.0; }
-      return;
-    }
+    return;
   }
   (*s).t = k.dt;
   for (var seg = 0u; seg < 6u; seg++) {

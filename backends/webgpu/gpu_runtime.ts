@@ -144,8 +144,10 @@ export class GpuRuntime {
   #bindGroup: GPUBindGroup | undefined;
   #staging: GPUBuffer | undefined;
   #lost: string | undefined;
-  /** Work done so far. */
-  readonly stats = { submits: 0, dispatches: 0, readbacks: 0 };
+  /** Work done so far; `passSeconds` is GPU time from timestamp queries while profiling. */
+  readonly stats = { submits: 0, dispatches: 0, readbacks: 0, passSeconds: 0 };
+  #querySet: GPUQuerySet | undefined;
+  #queryBuffer: GPUBuffer | undefined;
 
   private constructor(device: GPUDevice, adapter: string, layout: GPUBindGroupLayout) {
     this.device = device;
@@ -290,8 +292,19 @@ export class GpuRuntime {
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.device.pushErrorScope("validation");
     const encoder = this.device.createCommandEncoder();
+    const timed = this.#querySet !== undefined && dispatches.length > 0;
     if (dispatches.length > 0) {
-      const pass = encoder.beginComputePass();
+      const pass = encoder.beginComputePass(
+        timed
+          ? {
+            timestampWrites: {
+              querySet: this.#querySet!,
+              beginningOfPassWriteIndex: 0,
+              endOfPassWriteIndex: 1,
+            },
+          }
+          : {},
+      );
       let current: KernelName | undefined;
       dispatches.forEach((d, k) => {
         if (d.kernel !== current) {
@@ -306,6 +319,10 @@ export class GpuRuntime {
       });
       pass.end();
     }
+    if (timed) {
+      encoder.resolveQuerySet(this.#querySet!, 0, 2, this.#queryBuffer!, 0);
+      readbacks = [...readbacks, { buffer: "timestamps" as BindingName, offset: 0, size: 16 }];
+    }
     const total = readbacks.reduce((s, r) => s + Math.ceil(r.size / 4) * 4, 0);
     let staging: GPUBuffer | undefined;
     if (total > 0) {
@@ -319,7 +336,10 @@ export class GpuRuntime {
       staging = this.#staging;
       let at = 0;
       for (const r of readbacks) {
-        encoder.copyBufferToBuffer(this.#buffers.get(r.buffer)!, r.offset, staging, at, r.size);
+        const source = (r.buffer as string) === "timestamps"
+          ? this.#queryBuffer!
+          : this.#buffers.get(r.buffer)!;
+        encoder.copyBufferToBuffer(source, r.offset, staging, at, r.size);
         at += Math.ceil(r.size / 4) * 4;
       }
     }
@@ -343,7 +363,37 @@ export class GpuRuntime {
     }
     staging.unmap();
     if (this.#lost) throw new Error(`The WebGPU device was lost (${this.#lost})`);
+    if (timed) {
+      const t = new BigUint64Array(out.pop()!);
+      this.stats.passSeconds += Number(t[1]! - t[0]!) / 1e9;
+    }
     return out;
+  }
+
+  /**
+   * Measures the GPU time of every compute pass with timestamp queries (when
+   * the device has `timestamp-query`); returns whether profiling is on. Each
+   * profiled submit then reads its timestamps back with its results.
+   *
+   * @example
+   * ```ts ignore
+   * rt.profile(true);
+   * ```
+   */
+  profile(on: boolean): boolean {
+    if (on && !this.#querySet && this.device.features.has("timestamp-query")) {
+      this.#querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+      this.#queryBuffer = this.device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+    } else if (!on && this.#querySet) {
+      this.#querySet.destroy();
+      this.#queryBuffer!.destroy();
+      this.#querySet = undefined;
+      this.#queryBuffer = undefined;
+    }
+    return this.#querySet !== undefined;
   }
 
   /** Releases every buffer and the device. */

@@ -196,9 +196,17 @@ export class WebGpuBackend implements Backend {
     return this.#batch.twin;
   }
 
-  /** Submits, dispatches and readbacks so far. */
-  get gpuStats(): { submits: number; dispatches: number; readbacks: number } {
+  /** Submits, dispatches, readbacks and (while profiling) GPU pass time so far. */
+  get gpuStats(): { submits: number; dispatches: number; readbacks: number; passSeconds: number } {
     return { ...this.#rt.stats };
+  }
+
+  /**
+   * Times every compute pass on the GPU with timestamp queries (where the
+   * adapter offers them); returns whether profiling is on.
+   */
+  profile(on: boolean): boolean {
+    return this.#rt.profile(on);
   }
 
   /** A copy of each chip's operation counter. */

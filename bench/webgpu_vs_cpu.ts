@@ -1,0 +1,189 @@
+/**
+ * WebGPU against the CPU executor, side by side in one run: neuron-steps/s
+ * of the time-resolved measurements and the wall time of a full calibration
+ * (CADC + calibrate + CADC + refine), per chip count, with where the GPU's
+ * time goes (submits, dispatches, readbacks, pass time from timestamp
+ * queries).
+ *
+ * Run: `deno run -A bench/webgpu_vs_cpu.ts [--chips 1,16,64,256] [--calibrate 1,16,64] [--json]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  type Backend,
+  calibrate,
+  CpuBackend,
+  DEFAULT_TWIN_CONFIG,
+  type Measurement,
+  WebGpuBackend,
+} from "../mod.ts";
+import { neuronSteps } from "./_neuron_steps.ts";
+
+/** One row of the comparison. */
+export interface ComparisonRow {
+  /** What was timed: a measurement kind or "calibration". */
+  readonly what: string;
+  /** Chips in the batch. */
+  readonly chips: number;
+  /** Executor. */
+  readonly backend: "cpu" | "webgpu";
+  /** Wall time (s). */
+  readonly seconds: number;
+  /** Neuron-steps per second (measurements only). */
+  readonly neuronStepsPerSecond?: number;
+  /** GPU work: submits, dispatches, readbacks, pass seconds (webgpu only). */
+  readonly gpu?: { submits: number; dispatches: number; readbacks: number; passSeconds: number };
+}
+
+const _FIRING = {
+  v_leak: 900,
+  v_threshold: 500,
+  v_reset: 300,
+  i_bias_leak: 300,
+  leak_division: 1,
+  threshold_enable: 1,
+  i_mem_offset: 300,
+  synin_exc_enable: 1,
+  i_bias_synin_exc_gm: 300,
+};
+
+const _KINDS: Measurement[] = [
+  { kind: "spike-count", windowSeconds: 1e-3 },
+  { kind: "psp-amplitude-exc" },
+  { kind: "tau-mem", windowSeconds: 30e-6 },
+  { kind: "threshold-max", samples: 200 },
+];
+
+function _seeds(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+async function _open(kind: "cpu" | "webgpu", n: number): Promise<Backend> {
+  if (kind === "cpu") return new CpuBackend(_seeds(n), DEFAULT_TWIN_CONFIG);
+  const gpu = await WebGpuBackend.open(_seeds(n), DEFAULT_TWIN_CONFIG);
+  if (!gpu) throw new Error("No usable WebGPU adapter");
+  gpu.profile(true);
+  return gpu;
+}
+
+function _gpuDelta(be: Backend, before: ComparisonRow["gpu"]): ComparisonRow["gpu"] {
+  if (!(be instanceof WebGpuBackend) || !before) return undefined;
+  const after = be.gpuStats;
+  return {
+    submits: after.submits - before.submits,
+    dispatches: after.dispatches - before.dispatches,
+    readbacks: after.readbacks - before.readbacks,
+    passSeconds: after.passSeconds - before.passSeconds,
+  };
+}
+
+/**
+ * Times the measurements on `n` chips on one executor (after one warm-up run each).
+ *
+ * @example
+ * ```ts ignore
+ * const rows = await benchMeasurements("cpu", 1);
+ * ```
+ */
+export async function benchMeasurements(
+  kind: "cpu" | "webgpu",
+  n: number,
+): Promise<ComparisonRow[]> {
+  const be = await _open(kind, n);
+  await be.write(_FIRING);
+  const rows: ComparisonRow[] = [];
+  for (const m of _KINDS) {
+    await be.measure(m, { chips: [0] });
+    const before = be instanceof WebGpuBackend ? be.gpuStats : undefined;
+    const t0 = performance.now();
+    await be.measure(m);
+    const seconds = (performance.now() - t0) / 1000;
+    const gpu = _gpuDelta(be, before);
+    rows.push({
+      what: m.kind,
+      chips: n,
+      backend: kind,
+      seconds,
+      neuronStepsPerSecond: (n * 512 * neuronSteps(m)) / seconds,
+      ...(gpu ? { gpu } : {}),
+    });
+  }
+  await be.close();
+  return rows;
+}
+
+/**
+ * Times a full calibration of `n` chips on one executor.
+ *
+ * @example
+ * ```ts ignore
+ * const row = await benchCalibrationOn("webgpu", 16);
+ * ```
+ */
+export async function benchCalibrationOn(
+  kind: "cpu" | "webgpu",
+  n: number,
+): Promise<ComparisonRow> {
+  const be = await _open(kind, n);
+  const before = be instanceof WebGpuBackend ? be.gpuStats : undefined;
+  const t0 = performance.now();
+  await calibrate(be);
+  const seconds = (performance.now() - t0) / 1000;
+  const gpu = _gpuDelta(be, before);
+  await be.close();
+  return { what: "calibration", chips: n, backend: kind, seconds, ...(gpu ? { gpu } : {}) };
+}
+
+function _list(text: string, name: string): number[] {
+  if (text === "") return [];
+  const v = text.split(",").map(Number);
+  if (v.some((x) => !Number.isInteger(x) || x < 1)) {
+    console.error(`${name} must be positive integers, got "${text}"`);
+    Deno.exit(2);
+  }
+  return v;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      chips: { type: "string", default: "1,16,64,256" },
+      calibrate: { type: "string", default: "1,16,64" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const rows: ComparisonRow[] = [];
+  const print = (r: ComparisonRow) => {
+    if (values.json) return;
+    const nsps = r.neuronStepsPerSecond ? r.neuronStepsPerSecond.toExponential(2) : "";
+    const gpu = r.gpu
+      ? `${r.gpu.submits} submits, ${r.gpu.dispatches} dispatches, ${r.gpu.readbacks} readbacks, pass ${
+        r.gpu.passSeconds.toFixed(3)
+      } s`
+      : "";
+    console.log(
+      `${r.what.padEnd(18)} ${String(r.chips).padStart(4)} ${r.backend.padEnd(7)} ${
+        r.seconds.toFixed(3).padStart(9)
+      } s ${nsps.padStart(10)}  ${gpu}`,
+    );
+  };
+  for (const n of _list(values.chips, "--chips")) {
+    for (const kind of ["cpu", "webgpu"] as const) {
+      for (const r of await benchMeasurements(kind, n)) {
+        rows.push(r);
+        print(r);
+      }
+    }
+  }
+  for (const n of _list(values.calibrate, "--calibrate")) {
+    for (const kind of ["cpu", "webgpu"] as const) {
+      const r = await benchCalibrationOn(kind, n);
+      rows.push(r);
+      print(r);
+    }
+  }
+  if (values.json) console.log(JSON.stringify(rows, null, 2));
+}
