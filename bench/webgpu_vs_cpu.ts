@@ -5,7 +5,8 @@
  * time goes (submits, dispatches, readbacks, pass time from timestamp
  * queries).
  *
- * Run: `deno run -A bench/webgpu_vs_cpu.ts [--chips 1,16,64,256] [--calibrate 1,16,64] [--json]`
+ * Run: `deno run -A bench/webgpu_vs_cpu.ts [--chips 1,16,64,256] [--calibrate 1,16,64]
+ * [--backends cpu,webgpu] [--json]`
  *
  * @module
  */
@@ -152,9 +153,13 @@ if (import.meta.main) {
     options: {
       chips: { type: "string", default: "1,16,64,256" },
       calibrate: { type: "string", default: "1,16,64" },
+      backends: { type: "string", default: "cpu,webgpu" },
       json: { type: "boolean", default: false },
     },
   });
+  const kinds = values.backends.split(",").filter((k): k is "cpu" | "webgpu" =>
+    k === "cpu" || k === "webgpu"
+  );
   const rows: ComparisonRow[] = [];
   const print = (r: ComparisonRow) => {
     if (values.json) return;
@@ -171,7 +176,7 @@ if (import.meta.main) {
     );
   };
   for (const n of _list(values.chips, "--chips")) {
-    for (const kind of ["cpu", "webgpu"] as const) {
+    for (const kind of kinds) {
       for (const r of await benchMeasurements(kind, n)) {
         rows.push(r);
         print(r);
@@ -179,7 +184,7 @@ if (import.meta.main) {
     }
   }
   for (const n of _list(values.calibrate, "--calibrate")) {
-    for (const kind of ["cpu", "webgpu"] as const) {
+    for (const kind of kinds) {
       const r = await benchCalibrationOn(kind, n);
       rows.push(r);
       print(r);

@@ -6,11 +6,28 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /**
- * Writes `text` to `path` atomically (temporary file + rename), creating the
- * folder if needed.
+ * The name prefix of `path`'s temporary files (`.<name>.`): a writer's
+ * leftovers after a crash can be found, and removed, for exactly its own
+ * files.
+ *
+ * @example
+ * ```ts
+ * import { temporaryPrefix } from "./atomic_write.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(temporaryPrefix("/out/chips/sim-1.json"), ".sim-1.json.");
+ * ```
+ */
+export function temporaryPrefix(path: string): string {
+  return `.${basename(path)}.`;
+}
+
+/**
+ * Writes `text` to `path` atomically — to `.<name>.<uuid>.tmp` in the same
+ * folder, then renamed over `path` — creating the folder if needed. Readers
+ * and crashes see the old file or the new one, never a part.
  *
  * @example
  * ```ts
@@ -25,7 +42,7 @@ import { dirname, join } from "node:path";
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const dir = dirname(path);
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  const tmp = join(dir, `${temporaryPrefix(path)}${crypto.randomUUID()}.tmp`);
   try {
     await Deno.writeTextFile(tmp, text);
     await Deno.rename(tmp, path);

@@ -30,6 +30,7 @@ import {
   tauMemCadc,
   tauMemOffset,
   tauMemReset,
+  THRESHOLD_PRELUDE,
   windowsFor,
 } from "./steps.ts";
 import {
@@ -239,15 +240,7 @@ function _groupBy(chips: readonly number[], key: (c: number) => number): number[
 /** Step 5: the spike threshold, with calix's prelude and postlude. */
 async function _threshold(ctx: CalibContext, target: Float64Array): Promise<Int32Array> {
   const saved = await ctx.backend.config();
-  await ctx.write({
-    i_mem_offset: 70,
-    i_bias_leak: 0,
-    v_reset: 0,
-    synin_exc_enable: 0,
-    synin_inh_enable: 0,
-    threshold_enable: 1,
-    offset_current_enable: 1,
-  });
+  await ctx.write(THRESHOLD_PRELUDE);
   const r = await ctx.search(spikeThreshold(_tile(target, ctx.chips)));
   await ctx.backend.write({
     i_mem_offset: 0,

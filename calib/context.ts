@@ -9,7 +9,7 @@
  */
 
 import type { Backend, ChipSelection, SearchResult, SearchSpec } from "../backends/backend.ts";
-import type { ConfigPatch, NeuronCapMemRow } from "../backends/config.ts";
+import { type ConfigPatch, NEURON_CAPMEM_ROWS } from "../backends/config.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { hash4, toUniform } from "../backends/rng.ts";
 import type { SearchAlgorithm } from "../backends/search_rules.ts";
@@ -202,20 +202,7 @@ export class CalibContext {
   }
 }
 
-const _CAPMEM_ROWS: ReadonlySet<string> = new Set<NeuronCapMemRow>([
-  "v_leak",
-  "v_reset",
-  "v_threshold",
-  "i_bias_leak",
-  "i_bias_reset",
-  "i_mem_offset",
-  "i_bias_synin_exc_tau",
-  "i_bias_synin_exc_gm",
-  "i_bias_synin_exc_shift",
-  "i_bias_synin_inh_tau",
-  "i_bias_synin_inh_gm",
-  "i_bias_synin_inh_shift",
-]);
+const _CAPMEM_ROWS: ReadonlySet<string> = new Set<string>(NEURON_CAPMEM_ROWS);
 
 function _isCapMemRow(field: string): boolean {
   return _CAPMEM_ROWS.has(field);

@@ -11,7 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { CalibContext, describeNeurons } from "./context.ts";
 import { applyResult, type NeuronCalibResult } from "./result.ts";
-import { spikeThreshold } from "./steps.ts";
+import { spikeThreshold, THRESHOLD_PRELUDE } from "./steps.ts";
 import { formatRates, parseRates } from "./units.ts";
 import { resolveOptions } from "./target.ts";
 
@@ -93,15 +93,7 @@ export async function calibrateLeakOverThreshold(
   // potential. Below it a neuron never fires and would look "too high".
   await applyResult(backend, results);
   const atReset = await backend.measure({ kind: "reset-potential", reads: 4 });
-  await ctx.write({
-    i_mem_offset: 70,
-    i_bias_leak: 0,
-    v_reset: 0,
-    synin_exc_enable: 0,
-    synin_inh_enable: 0,
-    threshold_enable: 1,
-    offset_current_enable: 1,
-  });
+  await ctx.write(THRESHOLD_PRELUDE);
   const thresholdAtReset = (await ctx.search(spikeThreshold(atReset))).codes;
   await applyResult(backend, results);
 

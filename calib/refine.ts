@@ -11,7 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { CalibContext } from "./context.ts";
 import { applyResult, type NeuronCalibResult } from "./result.ts";
-import { leakPotential, resetPotential, spikeThreshold } from "./steps.ts";
+import { leakPotential, resetPotential, spikeThreshold, THRESHOLD_PRELUDE } from "./steps.ts";
 import {
   type NeuronCalibTarget,
   type ResolvedTarget,
@@ -63,15 +63,7 @@ export async function refinePotentials(
   const ctx = new CalibContext(backend, resolveOptions(results[0]!.options), "refine");
   // The CADC result of a re-calibration may be newer than the chips' state: apply everything.
   await applyResult(backend, results);
-  await ctx.write({
-    i_mem_offset: 70,
-    i_bias_leak: 0,
-    v_reset: 0,
-    synin_exc_enable: 0,
-    synin_inh_enable: 0,
-    threshold_enable: 1,
-    offset_current_enable: 1,
-  });
+  await ctx.write(THRESHOLD_PRELUDE);
   const threshold = await ctx.search(spikeThreshold(_targets(results, wanted, (t) => t.threshold)));
   results.forEach((r, c) => {
     r.capmem.v_threshold = Array.from(threshold.codes.subarray(c * NEURONS, (c + 1) * NEURONS));

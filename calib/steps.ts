@@ -80,6 +80,22 @@ export function resetPotential(target: number | ArrayLike<number>): StepSpec {
 export const THRESHOLD_SAMPLES = 200;
 
 /**
+ * calix's prelude of every threshold measurement (`ThresholdCalibCADC`): a
+ * weak offset current ramps the membrane with the leak off and the reset at
+ * the bottom, the threshold comparator on, the synaptic inputs off. Write it
+ * through the calibration context (the offset code gets calix's ±5 noise).
+ */
+export const THRESHOLD_PRELUDE = {
+  i_mem_offset: 70,
+  i_bias_leak: 0,
+  v_reset: 0,
+  synin_exc_enable: 0,
+  synin_inh_enable: 0,
+  threshold_enable: 1,
+  offset_current_enable: 1,
+} as const;
+
+/**
  * Spike threshold (`v_threshold`) to a CADC target: the maximum of the
  * membrane while an offset current drives regular firing, calix's
  * `ThresholdCalibCADC`. The caller writes the prelude (offset current 70,

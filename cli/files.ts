@@ -7,17 +7,13 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
+import { temporaryPrefix, writeFileAtomic } from "../calib/atomic_write.ts";
 import { UsageError } from "./usage_error.ts";
-
-function _tmpPrefix(path: string): string {
-  return `.${basename(path)}.`;
-}
 
 /**
  * Writes `text` to `path` atomically: to `.<name>.<uuid>.tmp` in the same
- * folder, then renamed over `path`. Readers and crashes see the old file or
- * the new one, never a part.
+ * folder, then renamed over `path` (the library's `writeFileAtomic`).
  *
  * @example
  * ```ts
@@ -30,16 +26,7 @@ function _tmpPrefix(path: string): string {
  * ```
  */
 export async function writeAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `${_tmpPrefix(path)}${crypto.randomUUID()}.tmp`);
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(path, text);
 }
 
 /**
@@ -58,7 +45,7 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
  */
 export async function removeStaleTemps(path: string): Promise<number> {
   const dir = dirname(path);
-  const prefix = _tmpPrefix(path);
+  const prefix = temporaryPrefix(path);
   let removed = 0;
   try {
     for await (const e of Deno.readDir(dir)) {

@@ -42,9 +42,10 @@ fn measureSettled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let p = parNeuron[info.chip * NEURONS + n];
   var v0: f32;
   if (desc.u1 == 0u) { v0 = restBelowThreshold(p); } else { v0 = heldResetPotential(p); }
+  let cadc = cadcPrefixes(info, op, n);
   var sum = 0.0;
   for (var r = 0u; r < desc.u0; r++) {
-    sum += neuronCadc(info, op, n, v0 + membraneNoise(info, op, n, r), r);
+    sum += neuronCadcWith(info, cadc, n, v0 + membraneNoise(info, op, n, r), r);
   }
   readings[info.chip * CHANNELS + n] = sum / f32(desc.u0);
 }
@@ -68,6 +69,7 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   let total = desc.u1 * perBatch;
   let I = p.Isyn + p.Ioff;
   let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  let cadc = cadcPrefixes(info, op, n);
   var st = mstate[i];
   if (desc.u3 == 0u) { st.best = -1.0; }
   var s = Lif(st.v, st.refLeft, st.spikes, 0.0);
@@ -81,7 +83,7 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
       s = Lif(heldResetPotential(p), p.tRef, 0.0, 0.0);
     }
     if (w % sub == 0u && j >= first) {
-      let read = neuronCadc(info, op, n, s.v, b * samples + (j - first));
+      let read = neuronCadcWith(info, cadc, n, s.v, b * samples + (j - first));
       st.best = max(st.best, read);
     }
     lifStep(&s, p, k, true, I, prefix, g);
@@ -284,6 +286,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let prefixI = hash3(info.key, op, lane(STREAM_LINE_INH, n));
   let vRest = restBelowThreshold(p);
   let threshold = p.thresholdEnable > 0.5;
+  let cadc = cadcPrefixes(info, op, n);
   let stepsPerRun = (desc.u1 + 1u) * sub;
   let k = lifConstants(p, dt);
   var total = 0.0;
@@ -296,7 +299,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       xe = twin.sigmaLine * normalAt(prefixE, base);
       xi = twin.sigmaLine * normalAt(prefixI, base);
     }
-    let before = neuronCadc(info, op, n, s.v, 2u * r);
+    let before = neuronCadcWith(info, cadc, n, s.v, 2u * r);
     for (var j = 0u; j < stepsPerRun; j++) {
       if (j % sub == 0u && j / sub < desc.u1) {
         if (desc.u0 == 0u) { xe += jump; } else { xi += jump; }
@@ -310,7 +313,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       xe = xe * eE + ke;
       xi = xi * eI + ki;
     }
-    let after = neuronCadc(info, op, n, s.v, 2u * r + 1u);
+    let after = neuronCadcWith(info, cadc, n, s.v, 2u * r + 1u);
     total += after - before;
   }
   var polarity = 1.0;

@@ -191,16 +191,30 @@ fn madcRead(volts: f32, epsilon: f32) -> f32 {
   return clampf(round((volts - twin.madcOffset) / twin.madcLsb + epsilon), 0.0, 1023.0);
 }
 
-// Mean of a neuron's two CADC channels reading `volts`; read number `read`.
-fn neuronCadc(info: ChipInfo, op: u32, n: u32, volts: f32, read: u32) -> f32 {
+// Noise-hash prefixes of a neuron's two CADC channels for an operation.
+fn cadcPrefixes(info: ChipInfo, op: u32, n: u32) -> vec2<u32> {
+  return vec2<u32>(
+    hash3(info.key, op, lane(STREAM_CADC, n)),
+    hash3(info.key, op, lane(STREAM_CADC, n + NEURONS)),
+  );
+}
+
+// Mean of a neuron's two CADC channels reading `volts`, read number `read`,
+// with the channels' noise prefixes from `cadcPrefixes` (hoisted out of loops).
+fn neuronCadcWith(info: ChipInfo, prefixes: vec2<u32>, n: u32, volts: f32, read: u32) -> f32 {
   let base = info.chip * 1025u;
   var e0 = 0.0;
   var e1 = 0.0;
   if (twin.sigmaCadc > 0.0) {
-    e0 = twin.sigmaCadc * normalAt(hash3(info.key, op, lane(STREAM_CADC, n)), read);
-    e1 = twin.sigmaCadc * normalAt(hash3(info.key, op, lane(STREAM_CADC, n + NEURONS)), read);
+    e0 = twin.sigmaCadc * normalAt(prefixes.x, read);
+    e1 = twin.sigmaCadc * normalAt(prefixes.y, read);
   }
   return 0.5 * (cadcRead(base + n, volts, e0) + cadcRead(base + n + NEURONS, volts, e1));
+}
+
+// Mean of a neuron's two CADC channels reading `volts`; read number `read`.
+fn neuronCadc(info: ChipInfo, op: u32, n: u32, volts: f32, read: u32) -> f32 {
+  return neuronCadcWith(info, cadcPrefixes(info, op, n), n, volts, read);
 }
 
 fn restingPotential(p: NeuronParams) -> f32 {
