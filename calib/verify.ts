@@ -9,7 +9,7 @@
 import type { Backend } from "../backends/backend.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { applyResult, type NeuronCalibResult, type Verification } from "./result.ts";
-import { PSP_SETTINGS, TAU_SYN_EVENTS, THRESHOLD_SAMPLES, windowsFor } from "./steps.ts";
+import { PSP_SETTINGS, THRESHOLD_SAMPLES, windowsFor } from "./steps.ts";
 import { resolveTarget } from "./target.ts";
 
 function _rows(values: Float32Array, c: number): (number | null)[] {
@@ -34,6 +34,14 @@ function _targets(
  * the CADC range on both sides of the leak potential.
  */
 export const VERIFY_PSP_EVENTS = 6;
+
+/**
+ * Events of the τ_syn check: after the synapse DAC bias calibration the line
+ * drops ≈40 mV per event, so 15 events stay inside the MADC range and bring
+ * the scatter of one estimate to ≈1.6 % (the search itself runs with 10, as
+ * the DAC bias is still at 1022 then).
+ */
+export const VERIFY_TAU_SYN_EVENTS = 15;
 
 /** Reads averaged per neuron for the potentials of the check. */
 export const VERIFY_READS = 16;
@@ -129,7 +137,7 @@ export async function verifyResults(
       await backend.measure({
         kind: "tau-syn-exc",
         windowSeconds: windowsFor(target),
-        events: TAU_SYN_EVENTS,
+        events: VERIFY_TAU_SYN_EVENTS,
       }),
     );
   }
@@ -140,7 +148,7 @@ export async function verifyResults(
       await backend.measure({
         kind: "tau-syn-inh",
         windowSeconds: windowsFor(target),
-        events: TAU_SYN_EVENTS,
+        events: VERIFY_TAU_SYN_EVENTS,
       }),
     );
   }
