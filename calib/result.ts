@@ -37,6 +37,18 @@ export const RESULT_DIGITAL_FIELDS = [
 /** A per-neuron digital setting of a result. */
 export type ResultDigitalField = (typeof RESULT_DIGITAL_FIELDS)[number];
 
+/** The parameters every verification measures, in order. */
+export const VERIFIED_PARAMETERS = [
+  "leak",
+  "reset",
+  "threshold",
+  "tau_mem",
+  "tau_syn_exc",
+  "tau_syn_inh",
+  "psp_exc",
+  "psp_inh",
+] as const;
+
 /** Per-neuron values measured after the calibration (null where a value is not measurable). */
 export interface Verification {
   /** Resting potential (CADC LSB). */
@@ -260,18 +272,7 @@ export function parseResult(text: string): NeuronCalibResult | CadcCalibResult {
   );
   _array(r.success, NEURONS, "success", _isBool);
   const v = r.verification as Record<string, unknown> | undefined;
-  for (
-    const f of [
-      "leak",
-      "reset",
-      "threshold",
-      "tau_mem",
-      "tau_syn_exc",
-      "tau_syn_inh",
-      "psp_exc",
-      "psp_inh",
-    ]
-  ) {
+  for (const f of VERIFIED_PARAMETERS) {
     _array(v?.[f], NEURONS, `verification.${f}`, _isNumOrNull);
   }
   if (r.cadc !== undefined) parseResult(JSON.stringify(r.cadc));

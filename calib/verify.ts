@@ -8,7 +8,12 @@
 
 import type { Backend } from "../backends/backend.ts";
 import { NEURONS } from "../backends/layout.ts";
-import { applyResult, type NeuronCalibResult, type Verification } from "./result.ts";
+import {
+  applyResult,
+  type NeuronCalibResult,
+  type Verification,
+  VERIFIED_PARAMETERS,
+} from "./result.ts";
 import { PSP_SETTINGS, THRESHOLD_SAMPLES, windowsFor } from "./steps.ts";
 import { resolveTarget } from "./target.ts";
 
@@ -65,16 +70,7 @@ export type VerifiedParameter = keyof Omit<Verification, "rate">;
 export async function verifyResults(
   backend: Backend,
   results: NeuronCalibResult[],
-  parameters: readonly VerifiedParameter[] = [
-    "leak",
-    "reset",
-    "threshold",
-    "tau_mem",
-    "tau_syn_exc",
-    "tau_syn_inh",
-    "psp_exc",
-    "psp_inh",
-  ],
+  parameters: readonly VerifiedParameter[] = VERIFIED_PARAMETERS,
 ): Promise<void> {
   if (results.length !== backend.chips.length) {
     throw new RangeError(
