@@ -7,6 +7,18 @@
 
 import type { Backend, ConfigPatch, NeuronCapMemRow, Truth } from "../mod.ts";
 
+/** A small seeded generator (mulberry32), uniform in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Mean of an array. */
 export function mean(a: ArrayLike<number>): number {
   let s = 0;

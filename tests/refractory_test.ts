@@ -8,21 +8,10 @@ import {
   refractorySettings,
   refractoryTimesOf,
 } from "../calib/refractory.ts";
+import { rng } from "./_helpers.ts";
 
 const N = 512;
 const US = 1e-6;
-
-/** A small seeded generator (mulberry32), uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniform(seconds: number): Float64Array {
   return new Float64Array(N).fill(seconds);

@@ -8,20 +8,9 @@ import {
   searchUpdate,
   startOffsets,
 } from "../backends/search_rules.ts";
+import { rng } from "./_helpers.ts";
 
 const SIZES = [16, 511, 1024] as const;
-
-/** A small seeded generator (mulberry32), uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Targets spread over 1..1021: random integers, plus a few values between

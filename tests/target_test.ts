@@ -19,20 +19,9 @@ import {
   parseTime,
   parseTimes,
 } from "../calib/units.ts";
+import { rng } from "./_helpers.ts";
 
 const N = 512;
-
-/** A small seeded generator (mulberry32), uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A target as it would arrive from a JSON file, bypassing the static types. */
 function fromJson(text: string): NeuronCalibTarget {
