@@ -175,6 +175,13 @@ export interface Backend {
    * selected chips only (the others' entries are returned unchanged).
    */
   claim(n?: number, selection?: ChipSelection): Uint32Array;
+  /**
+   * Sets the operation counters of every (selected) chip — one value per
+   * selected chip, in selection order — so that a chip continues the noise
+   * stream it had elsewhere (a restarted server, a resumed session). Throws
+   * a `RangeError` for a wrong count or a value that is not a u32.
+   */
+  restoreCounters(counters: ArrayLike<number>, selection?: ChipSelection): void;
   /** Writes a configuration patch to every (selected) chip; rejects it whole on bad input. */
   write(patch: ConfigPatch, selection?: ChipSelection): Promise<void>;
   /** A snapshot of every chip's configuration. */

@@ -7,27 +7,41 @@
 
 import type { Backend } from "./backend.ts";
 import { CpuBackend } from "./cpu/cpu_backend.ts";
+import { RemoteBackend, type RemoteBackendOptions } from "./remote/remote_backend.ts";
 import { type TwinConfig, twinConfig, type TwinConfigOverride } from "./twin/twin_config.ts";
 import { type GpuSelfTest, gpuSelfTest } from "./webgpu/self_test.ts";
 import { WebGpuBackend } from "./webgpu/webgpu_backend.ts";
 
-/** Options of {@linkcode openBackend}. */
-export interface OpenBackendOptions {
+/** Options of {@linkcode openBackend} for simulated chips (twins), identified by seed. */
+export interface TwinBackendOptions {
   /**
    * Which executor: `"cpu"` (the twin simulator on the CPU), `"webgpu"` (the
-   * WGSL kernels on a WebGPU adapter; an error without one), `"auto"`
+   * WGSL kernels on a WebGPU adapter; an error without one) or `"auto"`
    * (WebGPU when an adapter exists and its start-up self-test passes, the
-   * software adapter included; the CPU otherwise, with a one-line notice) or
-   * `"remote"` (hardware transports: not available in this version).
+   * software adapter included; the CPU otherwise, with a one-line notice).
    */
-  readonly backend: "auto" | "cpu" | "webgpu" | "remote";
-  /** A chip count (seeds 1..n) or a list of seeds. */
+  readonly backend: "auto" | "cpu" | "webgpu";
+  /** A chip count (seeds 1..n) or a list of seeds; twin `s` is chip `sim-s`. */
   readonly chips: number | readonly number[];
   /** Changes to the twin model's default numbers. */
   readonly twin?: TwinConfigOverride;
   /** Receives `auto`'s one-line notice when it falls back to the CPU (default: stderr). */
   readonly onNotice?: (message: string) => void;
 }
+
+/**
+ * Options of {@linkcode openBackend} for chips on a remote host (hardware, or
+ * any backend served by `lifcal serve`), identified by the ids the host
+ * offers: `url` (WebSocket, with `token`) or `bridge` (a host process spoken
+ * to over stdio), and `chips` (ids; default all the host offers).
+ */
+export interface RemoteOpenOptions extends RemoteBackendOptions {
+  /** The remote backend. */
+  readonly backend: "remote";
+}
+
+/** Options of {@linkcode openBackend}: twins by seed, or a remote host's chips by id. */
+export type OpenBackendOptions = TwinBackendOptions | RemoteOpenOptions;
 
 let _selfTest: Promise<GpuSelfTest> | undefined;
 
@@ -71,7 +85,17 @@ export function chipSeeds(chips: number | readonly number[]): number[] {
 }
 
 /**
- * Opens a backend with a batch of chips.
+ * Opens a backend with a batch of chips: twins by seed on the CPU or the
+ * GPU, or the chips of a remote host by id. Every backend opens its chips
+ * in their power-on state with their operation counters at 0.
+ *
+ * @example The chips of a host served over WebSocket
+ * ```ts ignore
+ * const be = await openBackend({
+ *   backend: "remote", url: "ws://127.0.0.1:7878", token: Deno.env.get("LIFCAL_TOKEN"),
+ *   chips: ["sim-3", "sim-7"],
+ * });
+ * ```
  *
  * @example Eight simulated chips on the CPU
  * ```ts
@@ -84,6 +108,7 @@ export function chipSeeds(chips: number | readonly number[]): number[] {
  * ```
  */
 export async function openBackend(options: OpenBackendOptions): Promise<Backend> {
+  if (options.backend === "remote") return await RemoteBackend.open(options);
   const seeds = chipSeeds(options.chips);
   const twin = twinConfig(options.twin ?? {});
   const notice = options.onNotice ?? ((m: string) => console.error(m));
@@ -115,13 +140,11 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
       notice(`lifcal: ${test.reason ?? "no usable WebGPU adapter"}; using the CPU executor`);
       return new CpuBackend(seeds, twin);
     }
-    case "remote":
-      throw new Error(
-        "The remote backend is not available in this version of lifcal; use cpu or webgpu",
-      );
     default:
       throw new TypeError(
-        `Unknown backend "${String(options.backend)}"; use auto, cpu, webgpu or remote`,
+        `Unknown backend "${
+          String((options as { backend: unknown }).backend)
+        }"; use auto, cpu, webgpu or remote`,
       );
   }
 }

@@ -15,41 +15,28 @@ import {
   calibrate,
   calibrateLeakOverThreshold,
   type NeuronCalibResult,
-  openBackend,
   parseRate,
   resultToJson,
-  twinId,
   VERSION,
 } from "../mod.ts";
 import type { Assignment } from "./args.ts";
+import { type ChipFlags, type ChipSource, resolveChips } from "./chip_source.ts";
 import { type ChipFiles, chipPaths, loadChip, makeChipRecord } from "./chip_record.ts";
 import { tracingBackend } from "./convergence.ts";
 import { ensureWritableDir, removeStaleTemps, writeAtomic } from "./files.ts";
 import { measureAtMedianCodes, SUMMARY_PARAMETERS } from "./median_code_reference.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { writeReports } from "./report.ts";
-import { resolveAutoShard, type Shard, shardSeeds, shardSummaryName } from "./shard.ts";
+import { resolveAutoShard, type Shard, shardChips, shardSummaryName } from "./shard.ts";
 import { buildSummary, type ShardSummary, type Summary, summaryToJson } from "./summary.ts";
 import { formatNumber } from "./svg.ts";
 import { loadTargetInput, type TargetInput } from "./target_input.ts";
 import { asUsageError, UsageError } from "./usage_error.ts";
 
-/** The backend kinds `--backend` accepts. */
-export const BACKEND_KINDS = ["auto", "webgpu", "cpu", "remote"] as const;
+export { BACKEND_KINDS, type BackendKind } from "./chip_source.ts";
 
-/** One of {@linkcode BACKEND_KINDS}. */
-export type BackendKind = (typeof BACKEND_KINDS)[number];
-
-/** The flags of `lifcal calibrate`, parsed. */
-export interface CalibrateFlags {
-  /** `--chips N`: seeds 1..N. */
-  readonly chips?: number | undefined;
-  /** `--seeds 1-64,100`. */
-  readonly seeds?: readonly number[] | undefined;
-  /** `--backend`. */
-  readonly backend: BackendKind;
-  /** `--url` of a remote backend. */
-  readonly url?: string | undefined;
+/** The flags of `lifcal calibrate`, parsed (chips and backend: {@linkcode ChipFlags}). */
+export interface CalibrateFlags extends ChipFlags {
   /** `--target FILE.json`. */
   readonly target?: string | undefined;
   /** `--set field=value`, in order. */
@@ -84,12 +71,12 @@ export const DEFAULT_BATCH_SIZE = 8;
 
 /** Everything a run needs, validated. */
 interface _Plan {
-  readonly seeds: readonly number[];
+  readonly source: ChipSource;
   readonly shard: Shard | undefined;
-  readonly mine: readonly number[];
+  readonly mine: readonly string[];
   readonly input: TargetInput;
   readonly rate: number | undefined;
-  readonly skipped: ReadonlyMap<number, ChipFiles>;
+  readonly skipped: ReadonlyMap<string, ChipFiles>;
   readonly notes: readonly string[];
 }
 
@@ -102,21 +89,10 @@ function _message(e: unknown): string {
 }
 
 async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | undefined>>) {
-  if (f.chips !== undefined && f.seeds !== undefined) {
-    throw new UsageError("Give --chips or --seeds, not both");
-  }
-  const seeds = f.seeds ?? Array.from({ length: f.chips ?? DEFAULT_CHIPS }, (_, i) => i + 1);
-  if (f.backend === "remote" && f.url === undefined) {
-    throw new UsageError("--backend remote needs --url");
-  }
-  if (f.backend !== "remote" && f.url !== undefined) {
-    throw new UsageError(`--url is only used with --backend remote, not ${f.backend}`);
-  }
   if (f.shardCount !== undefined && f.shard !== "auto") {
     throw new UsageError("--shard-count is only used with --shard auto");
   }
   const shard = f.shard === "auto" ? resolveAutoShard(env, f.shardCount) : f.shard;
-  const mine = shard ? shardSeeds(seeds, shard) : [...seeds];
   const input = await loadTargetInput(f.target, f.set, f.refine);
   let rate: number | undefined;
   if (f.leakOverThreshold !== undefined) {
@@ -130,11 +106,13 @@ async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | un
       );
     }
   }
-  const skipped = new Map<number, ChipFiles>();
+  // The chips last: a remote host is asked for its chips only once the rest is valid.
+  const source = await resolveChips(f, env, DEFAULT_CHIPS);
+  const mine = shard ? shardChips(source.ids, shard) : [...source.ids];
+  const skipped = new Map<string, ChipFiles>();
   const notes: string[] = [];
   if (f.resume) {
-    for (const seed of mine) {
-      const id = twinId(seed);
+    for (const id of mine) {
       const loaded = await loadChip(f.out, id);
       if (!loaded.ok) {
         if (!loaded.missing) notes.push(`${id}: recomputed (${loaded.reason})`);
@@ -142,10 +120,10 @@ async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | un
       }
       const why = _mismatch(loaded.chip, input, rate);
       if (why) notes.push(`${id}: recomputed (${why})`);
-      else skipped.set(seed, loaded.chip);
+      else skipped.set(id, loaded.chip);
     }
   }
-  return { seeds, shard, mine, input, rate, skipped, notes } satisfies _Plan;
+  return { source, shard, mine, input, rate, skipped, notes } satisfies _Plan;
 }
 
 /** Why a finished chip does not belong to this run, or undefined if it does. */
@@ -169,14 +147,6 @@ function _mismatch(
     : parseRate(record.leak_over_threshold, "leak_over_threshold");
   if (had !== rate) return "its leak-over-threshold rate differs";
   return undefined;
-}
-
-async function _open(
-  kind: BackendKind,
-  seeds: readonly number[],
-  notices: string[],
-): Promise<Backend> {
-  return await openBackend({ backend: kind, chips: seeds, onNotice: (m) => notices.push(m) });
 }
 
 function _steps(refine: boolean, rate: number | undefined): string[] {
@@ -288,16 +258,19 @@ export async function calibrateCommand(
   stderrIsTerminal: boolean = Deno.stderr.isTerminal(),
 ): Promise<number> {
   const plan = await _plan(f, env);
-  const todo = plan.mine.filter((s) => !plan.skipped.has(s));
-  const batches: number[][] = [];
+  const todo = plan.mine.filter((id) => !plan.skipped.has(id));
+  const batches: string[][] = [];
   for (let i = 0; i < todo.length; i += f.batchSize) batches.push(todo.slice(i, i + f.batchSize));
 
   // The backend is opened (and so validated) before anything is written.
   let first: Backend;
   const notices: string[] = [];
+  const open = (ids: readonly string[]) => plan.source.open(ids, (m) => notices.push(m));
   try {
-    first = await _open(f.backend, batches[0] ?? [plan.mine[0] ?? plan.seeds[0]!], notices);
+    first = await open(batches[0] ?? [plan.mine[0] ?? plan.source.ids[0]!]);
   } catch (e) {
+    // A remote host that went away or refuses now is a runtime failure (exit 3).
+    if (f.backend === "remote") throw e;
     throw new UsageError(`Cannot open the ${f.backend} backend: ${_message(e)}`);
   }
   const info = { kind: first.info.kind, adapter: first.info.adapter ?? null };
@@ -315,26 +288,26 @@ export async function calibrateCommand(
   };
   notify();
   if (!f.quiet) { for (const n of plan.notes) console.error(pc.yellow(`lifcal: ${n}`)); }
-  for (const seed of todo) {
-    const paths = chipPaths(f.out, twinId(seed));
+  for (const id of todo) {
+    const paths = chipPaths(f.out, id);
     await removeStaleTemps(paths.result);
     await removeStaleTemps(paths.record);
   }
   progress.begin(
     plan.mine.length,
     _steps(plan.input.canonicalOptions.refine !== false, plan.rate),
-    plan.mine.filter((s) => plan.skipped.has(s)).map(twinId),
+    plan.mine.filter((id) => plan.skipped.has(id)),
   );
   const finished = new Map(plan.skipped);
-  for (const [k, seeds] of batches.entries()) {
+  for (const [k, ids] of batches.entries()) {
     let backend: Backend | undefined;
     try {
-      backend = k === 0 ? first : await _open(f.backend, seeds, notices);
+      backend = k === 0 ? first : await open(ids);
       notify();
-      progress.batch(seeds.map(twinId));
+      progress.batch(ids);
       const files = await _runBatch(backend, f, plan, progress);
       files.forEach((file, c) => {
-        finished.set(seeds[c]!, file);
+        finished.set(ids[c]!, file);
         progress.chipDone(
           file.result.chipId,
           file.result.success.filter((s) => s).length / file.result.success.length,
@@ -345,7 +318,7 @@ export async function calibrateCommand(
       progress.end();
       console.error(
         pc.red(
-          `lifcal: calibration of ${seeds.map(twinId).join(", ")} failed: ${
+          `lifcal: calibration of ${ids.join(", ")} failed: ${
             _message(e)
           }; finished chips stay in ${join(f.out, "chips")} (${
             _plural(finished.size - plan.skipped.size, "chip")
@@ -359,14 +332,14 @@ export async function calibrateCommand(
   }
   progress.end();
 
-  const chips = plan.mine.map((s) => finished.get(s)!);
+  const chips = plan.mine.map((id) => finished.get(id)!);
   const summary = buildSummary(chips, plan.input.canonicalTarget, info);
   let written: Summary = summary;
   if (plan.shard) {
     const shardSummary: ShardSummary = {
       ...summary,
       shard: plan.shard,
-      plan: { seeds: plan.seeds },
+      plan: { chips: plan.source.ids },
     };
     written = shardSummary;
     await writeAtomic(join(f.out, shardSummaryName(plan.shard)), summaryToJson(shardSummary));

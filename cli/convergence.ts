@@ -119,6 +119,7 @@ export function tracingBackend(inner: Backend): { backend: Backend; traces: Sear
     ...(inner.twin ? { twin: inner.twin } : {}),
     counters: () => inner.counters(),
     claim: (n, selection) => inner.claim(n, selection),
+    restoreCounters: (counters, selection) => inner.restoreCounters(counters, selection),
     write: (patch, selection) => inner.write(patch, selection),
     config: () => inner.config(),
     measure: (m, selection) => inner.measure(m, selection),

@@ -25,9 +25,11 @@ import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_CHIPS,
 } from "./calibrate_command.ts";
+import { parseChipIds } from "./chip_source.ts";
 import { mergeCommand } from "./merge.ts";
 import { reportCommand } from "./report.ts";
 import { selftestCommand } from "./selftest.ts";
+import { DEFAULT_LISTEN, serveCommand } from "./serve_command.ts";
 import { parseShard } from "./shard.ts";
 import { surveyChips } from "./survey.ts";
 import { MergeRefusal, UsageError } from "./usage_error.ts";
@@ -50,7 +52,7 @@ function _sentence(text: string): string {
  * const program = buildProgram(() => {});
  * assert.equal(program.name(), "lifcal");
  * assert.deepEqual(program.commands.map((c) => c.name()),
- *   ["calibrate", "merge", "report", "selftest", "survey"]);
+ *   ["calibrate", "merge", "report", "selftest", "serve", "survey"]);
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -80,7 +82,22 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         "auto" as const,
       ),
     )
-    .option("--url <url>", "address of a remote backend (--backend remote)")
+    .option("--url <url>", "WebSocket address of a remote host (--backend remote), ws://HOST:PORT")
+    .option(
+      "--bridge <command>",
+      'a remote host spoken to over stdio (--backend remote), e.g. "python3 host.py"',
+    )
+    .option(
+      "--chip-ids <ids>",
+      "some of the remote host's chips, e.g. hx-01,hx-02 (default: all it offers)",
+      parseChipIds,
+    )
+    .option("--token-file <file>", "bearer token for --url (default: LIFCAL_TOKEN)")
+    .option(
+      "--request-timeout <s>",
+      "seconds each remote request may take (default 600)",
+      parsePositiveInt,
+    )
     .option("--target <file>", "JSON file with target fields (and options such as noise_seed)")
     .option(
       "--set <field=value>",
@@ -126,6 +143,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
           seeds: o.seeds,
           backend: o.backend,
           url: o.url,
+          bridge: o.bridge,
+          chipIds: o.chipIds,
+          tokenFile: o.tokenFile,
+          requestTimeout: o.requestTimeout,
           target: o.target,
           set: o.set,
           leakOverThreshold: o.leakOverThreshold,
@@ -167,6 +188,41 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command("selftest")
     .description("print the GPU adapter and check each available executor against the twin's truth")
     .action(async () => setExitCode(await selftestCommand()));
+
+  program
+    .command("serve")
+    .description(
+      "serve simulated chips over lifcal's wire protocol: WebSocket (token required) or stdio",
+    )
+    .option("--chips <n>", "simulated chips with seeds 1..n (default 8)", parsePositiveInt)
+    .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
+    .addOption(
+      new Option("--backend <kind>", "the executor").choices(["auto", "cpu", "webgpu"] as const)
+        .default("auto" as const),
+    )
+    .option("--listen <host:port>", "WebSocket address to listen on", DEFAULT_LISTEN)
+    .option("--stdio", "speak the protocol on stdin/stdout to the one client that spawned it")
+    .option("--token-file <file>", "the bearer token clients must present (or LIFCAL_TOKEN)")
+    .option(
+      "--idle-timeout <s>",
+      "seconds a partly received frame may wait for the rest",
+      parsePositiveInt,
+    )
+    .option("--max-sessions <n>", "sessions at once", parsePositiveInt)
+    .action(async (o) => {
+      setExitCode(
+        await serveCommand({
+          backend: o.backend,
+          chips: o.chips,
+          seeds: o.seeds,
+          listen: o.listen,
+          stdio: o.stdio ?? false,
+          tokenFile: o.tokenFile,
+          idleTimeout: o.idleTimeout,
+          maxSessions: o.maxSessions,
+        }),
+      );
+    });
 
   program
     .command("survey")

@@ -9,11 +9,10 @@
  */
 
 import { join, resolve } from "node:path";
-import { twinId } from "../mod.ts";
 import { type ChipFiles, chipPaths, loadChip } from "./chip_record.ts";
 import { ensureWritableDir, writeAtomic } from "./files.ts";
 import { writeReports } from "./report.ts";
-import { parseShardSummaryName, shardSeeds } from "./shard.ts";
+import { parseShardSummaryName, shardChips } from "./shard.ts";
 import { buildSummary, parseShardSummary, type ShardSummary, summaryToJson } from "./summary.ts";
 import { listChips } from "./report_data.ts";
 import { MergeRefusal, UsageError } from "./usage_error.ts";
@@ -94,13 +93,13 @@ function _checkShards(shards: readonly _Shard[]): string[] {
   const problems: string[] = [];
   const plan = _disagree(
     shards,
-    (s) => JSON.stringify([s.summary.plan.seeds, s.summary.shard.count]),
+    (s) => JSON.stringify([s.summary.plan.chips, s.summary.shard.count]),
   );
   if (plan) {
     problems.push(
       `the shards belong to different runs: ${
         plan.map((g) =>
-          `${g.map((s) => s.file).join(", ")} plan ${g[0]!.summary.plan.seeds.length} chips in ${
+          `${g.map((s) => s.file).join(", ")} plan ${g[0]!.summary.plan.chips.length} chips in ${
             g[0]!.summary.shard.count
           } shards`
         ).join("; ")
@@ -124,14 +123,14 @@ function _checkShards(shards: readonly _Shard[]): string[] {
       }`,
     );
   }
-  const { plan: { seeds }, shard: { count } } = shards[0]!.summary;
+  const { plan: { chips: planned }, shard: { count } } = shards[0]!.summary;
   const byIndex = new Map<number, _Shard[]>();
   for (const s of shards) {
     byIndex.set(s.summary.shard.index, [...(byIndex.get(s.summary.shard.index) ?? []), s]);
   }
   for (let i = 0; i < count; i++) {
     const found = byIndex.get(i) ?? [];
-    const expected = shardSeeds(seeds, { index: i, count }).map(twinId);
+    const expected = shardChips(planned, { index: i, count });
     if (found.length === 0) {
       if (expected.length > 0) {
         problems.push(`shard ${i}/${count} is missing: chips ${listChips(expected)}`);
@@ -223,7 +222,7 @@ export async function mergeCommand(dirs: readonly string[], flags: MergeFlags): 
   if (loaded.problems.length > 0) {
     throw new MergeRefusal(`Cannot merge: ${loaded.problems.join("; ")}`);
   }
-  const ids = shards[0]!.summary.plan.seeds.map(twinId);
+  const ids = shards[0]!.summary.plan.chips;
   const chips = ids.map((id) => loaded.chips.get(id)!);
   const first = shards[0]!.summary;
   const summary = buildSummary(chips, first.target, first.backend);

@@ -2,7 +2,8 @@
  * Shards: splitting one batch of chips over several independent runs (a
  * Slurm job array, a Kubernetes indexed job) that write into one folder
  * without colliding. Shard `i/n` gets the `i`-th of `n` contiguous, nearly
- * equal blocks of the seed list.
+ * equal blocks of the chip list (twins in seed order, a remote host's chips
+ * in the order its hello lists them).
  *
  * @module
  */
@@ -118,20 +119,20 @@ export function resolveAutoShard(
 }
 
 /**
- * The seeds of one shard: the `index`-th of `count` contiguous blocks whose
- * sizes differ by at most one.
+ * The chips of one shard (ids, or any list): the `index`-th of `count`
+ * contiguous blocks whose sizes differ by at most one.
  *
  * @example
  * ```ts
- * import { shardSeeds } from "./shard.ts";
+ * import { shardChips } from "./shard.ts";
  * import assert from "node:assert/strict";
- * const seeds = [1, 2, 3, 4, 5, 6, 7];
- * assert.deepEqual([0, 1, 2].map((index) => shardSeeds(seeds, { index, count: 3 })), [[1, 2], [3, 4], [5, 6, 7]]);
+ * const chips = [1, 2, 3, 4, 5, 6, 7];
+ * assert.deepEqual([0, 1, 2].map((index) => shardChips(chips, { index, count: 3 })), [[1, 2], [3, 4], [5, 6, 7]]);
  * ```
  */
-export function shardSeeds<T>(seeds: readonly T[], shard: Shard): T[] {
-  const n = seeds.length;
-  return seeds.slice(
+export function shardChips<T>(chips: readonly T[], shard: Shard): T[] {
+  const n = chips.length;
+  return chips.slice(
     Math.floor((shard.index * n) / shard.count),
     Math.floor(((shard.index + 1) * n) / shard.count),
   );

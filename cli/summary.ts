@@ -14,7 +14,7 @@
  */
 
 import { z } from "zod";
-import { type NeuronCalibTarget, resolveTarget, VERSION } from "../mod.ts";
+import { type NeuronCalibTarget, resolveTarget, twinId, VERSION } from "../mod.ts";
 import type { ChipFiles } from "./chip_record.ts";
 import { SUMMARY_PARAMETERS, type SummaryParameter } from "./median_code_reference.ts";
 import type { Shard } from "./shard.ts";
@@ -66,8 +66,8 @@ export interface Summary {
 export interface ShardSummary extends Summary {
   /** Which shard wrote it. */
   readonly shard: Shard;
-  /** The whole run the shard belongs to: every seed of every shard, in order. */
-  readonly plan: { readonly seeds: readonly number[] };
+  /** The whole run the shard belongs to: every chip id of every shard, in order. */
+  readonly plan: { readonly chips: readonly string[] };
 }
 
 function _targetMean(target: NeuronCalibTarget, p: SummaryParameter): number | null {
@@ -176,7 +176,13 @@ const _summarySchema = z.object({
 });
 const _shardSchema = _summarySchema.extend({
   shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }),
-  plan: z.object({ seeds: z.array(z.number().int().nonnegative()) }),
+  plan: z.union([
+    z.object({ chips: z.array(z.string()) }),
+    // Shard summaries written before chips had ids beyond twins listed seeds.
+    z.object({ seeds: z.array(z.number().int().nonnegative()) }).transform((p) => ({
+      chips: p.seeds.map(twinId),
+    })),
+  ]),
 });
 
 function _parse<T>(schema: z.ZodType<T>, text: string, what: string): T {
@@ -213,7 +219,7 @@ export function parseSummary(text: string): Summary {
  * import { buildSummary, parseShardSummary } from "./summary.ts";
  * import assert from "node:assert/strict";
  * const s = { ...buildSummary([], {}, { kind: "cpu", adapter: null }), shard: { index: 0, count: 2 },
- *   plan: { seeds: [1] } };
+ *   plan: { chips: ["sim-1"] } };
  * assert.deepEqual(parseShardSummary(JSON.stringify(s)).shard, { index: 0, count: 2 });
  * ```
  */

@@ -80,6 +80,11 @@ export class CpuBackend implements Backend {
     return this.#batch.claim(n, selection);
   }
 
+  /** Sets the counters of the (selected) chips, one value per selected chip. */
+  restoreCounters(counters: ArrayLike<number>, selection: ChipSelection = {}): void {
+    this.#batch.restoreCounters(counters, selection);
+  }
+
   /** Writes a patch to every chip (validated whole first). */
   // deno-lint-ignore require-await
   async write(patch: ConfigPatch, selection: ChipSelection = {}): Promise<void> {

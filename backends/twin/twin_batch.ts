@@ -149,6 +149,38 @@ export class TwinBatch {
   }
 
   /**
+   * Sets the counters of the selected chips (one value per selected chip).
+   *
+   * @example
+   * ```ts
+   * import { TwinBatch } from "./twin_batch.ts";
+   * import { DEFAULT_TWIN_CONFIG } from "./twin_config.ts";
+   * import assert from "node:assert/strict";
+   * const b = new TwinBatch([1, 2], DEFAULT_TWIN_CONFIG);
+   * b.restoreCounters([40], { chips: [1] });
+   * assert.deepEqual([...b.counters()], [0, 40]);
+   * assert.throws(() => b.restoreCounters([1, 2, 3]), RangeError);
+   * ```
+   */
+  restoreCounters(counters: ArrayLike<number>, selection: ChipSelection = {}): void {
+    const chips = this.selected(selection);
+    if (counters.length !== chips.length) {
+      throw new RangeError(
+        `restoreCounters needs one counter per selected chip (${chips.length}), got ${counters.length}`,
+      );
+    }
+    for (let k = 0; k < chips.length; k++) {
+      const v = counters[k]!;
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+        throw new RangeError(
+          `Operation counter of chip ${chips[k]} must be an integer in 0..4294967295, got ${v}`,
+        );
+      }
+    }
+    chips.forEach((c, k) => (this.#counters[c] = counters[k]!));
+  }
+
+  /**
    * The chip indices a selection names (all chips without one), validated.
    *
    * @example

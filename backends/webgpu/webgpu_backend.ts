@@ -219,6 +219,11 @@ export class WebGpuBackend implements Backend {
     return this.#batch.claim(n, selection);
   }
 
+  /** Sets the counters of the (selected) chips, one value per selected chip. */
+  restoreCounters(counters: ArrayLike<number>, selection: ChipSelection = {}): void {
+    this.#batch.restoreCounters(counters, selection);
+  }
+
   /** Writes a patch to every (selected) chip (validated whole first). */
   // deno-lint-ignore require-await
   async write(patch: ConfigPatch, selection: ChipSelection = {}): Promise<void> {
