@@ -26,6 +26,7 @@ import {
   DEFAULT_CHIPS,
 } from "./calibrate_command.ts";
 import { parseChipIds } from "./chip_source.ts";
+import { conformanceCommand } from "./conformance_command.ts";
 import { mergeCommand } from "./merge.ts";
 import { reportCommand } from "./report.ts";
 import { selftestCommand } from "./selftest.ts";
@@ -52,7 +53,7 @@ function _sentence(text: string): string {
  * const program = buildProgram(() => {});
  * assert.equal(program.name(), "lifcal");
  * assert.deepEqual(program.commands.map((c) => c.name()),
- *   ["calibrate", "merge", "report", "selftest", "serve", "survey"]);
+ *   ["calibrate", "conformance", "merge", "report", "selftest", "serve", "survey"]);
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -159,6 +160,30 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
           json: o.json ?? false,
           quiet: o.quiet ?? false,
           minSuccess: o.minSuccess,
+        }),
+      );
+    });
+
+  program
+    .command("conformance")
+    .description(
+      "check a host of lifcal's wire protocol: protocol rows and physics rows, a pass/fail table",
+    )
+    .option("--url <url>", "the host's WebSocket address, ws://HOST:PORT")
+    .option("--bridge <command>", 'a host spoken to over stdio, e.g. "python3 host.py"')
+    .option("--token-file <file>", "bearer token for --url (default: LIFCAL_TOKEN)")
+    .option("--protocol-only", "run the protocol rows only")
+    .option("--request-timeout <s>", "seconds each answer may take (default 30)", parsePositiveInt)
+    .option("--json", "print the rows as JSON")
+    .action(async (o) => {
+      setExitCode(
+        await conformanceCommand({
+          url: o.url,
+          bridge: o.bridge,
+          tokenFile: o.tokenFile,
+          protocolOnly: o.protocolOnly ?? false,
+          json: o.json ?? false,
+          requestTimeout: o.requestTimeout,
         }),
       );
     });
