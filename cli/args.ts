@@ -63,6 +63,25 @@ export function parsePositiveInt(text: string): number {
 }
 
 /**
+ * Parses a non-negative integer (`--reconnect-timeout`).
+ *
+ * @example
+ * ```ts
+ * import { parseNonNegativeInt } from "./args.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(parseNonNegativeInt("0"), 0);
+ * assert.throws(() => parseNonNegativeInt("-1"), /non-negative integer/);
+ * ```
+ */
+export function parseNonNegativeInt(text: string): number {
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v)) {
+    throw new InvalidArgumentError(`Expected a non-negative integer, got "${text}"`);
+  }
+  return v;
+}
+
+/**
  * Parses a fraction 0..1 (`--min-success`).
  *
  * @example

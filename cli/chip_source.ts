@@ -41,6 +41,8 @@ export interface ChipFlags {
   readonly tokenFile?: string | undefined;
   /** `--request-timeout S`. */
   readonly requestTimeout?: number | undefined;
+  /** `--reconnect-timeout S`. */
+  readonly reconnectTimeout?: number | undefined;
 }
 
 /** The chips of a run and how to open a batch of them. */
@@ -133,6 +135,7 @@ export async function resolveChips(
     ...(f.url !== undefined ? { url: f.url } : { bridge: f.bridge! }),
     ...(token !== undefined ? { token } : {}),
     ...(f.requestTimeout !== undefined ? { requestTimeoutSeconds: f.requestTimeout } : {}),
+    ...(f.reconnectTimeout !== undefined ? { reconnectSeconds: f.reconnectTimeout } : {}),
   };
   const where = f.url ?? `bridge "${f.bridge}"`;
   let offered: string[];

@@ -16,6 +16,7 @@ import {
   type Assignment,
   collectAssignment,
   parseFraction,
+  parseNonNegativeInt,
   parsePositiveInt,
   parseSeeds,
 } from "./args.ts";
@@ -99,6 +100,11 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       "seconds each remote request may take (default 600)",
       parsePositiveInt,
     )
+    .option(
+      "--reconnect-timeout <s>",
+      "seconds to keep reconnecting to a remote host after a dropped connection (default 60)",
+      parseNonNegativeInt,
+    )
     .option("--target <file>", "JSON file with target fields (and options such as noise_seed)")
     .option(
       "--set <field=value>",
@@ -148,6 +154,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
           chipIds: o.chipIds,
           tokenFile: o.tokenFile,
           requestTimeout: o.requestTimeout,
+          reconnectTimeout: o.reconnectTimeout,
           target: o.target,
           set: o.set,
           leakOverThreshold: o.leakOverThreshold,

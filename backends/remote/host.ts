@@ -171,7 +171,6 @@ export class ChipHost {
 
   /** @param options What to serve. */
   constructor(options: ChipHostOptions) {
-    if (options.chips.length === 0) throw new RangeError("A host needs at least one chip");
     this.#index = new Map();
     options.chips.forEach((c, i) => {
       if (!isChipId(c.id)) {
@@ -350,6 +349,7 @@ const _CHIP_OPS: ReadonlySet<string> = new Set([
 ]);
 const _REMEMBERED = 64;
 const _LOGGED_ERRORS = 20;
+const _END_WAIT_MS = 5000;
 
 function _u32s(v: unknown, n: number, what: string, request: number): Uint32Array {
   const a = v instanceof Uint32Array || Array.isArray(v) ? Array.from(v as ArrayLike<number>) : [];
@@ -505,7 +505,15 @@ export class HostSession {
   async end(reason: string): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
-    await this.#chain.catch(() => {});
+    // Let a running request finish before the chips go; a host that hangs
+    // (a chip that stopped answering) must not keep them forever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settled = await Promise.race([
+      this.#chain.then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), _END_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!settled) reason += "; a request was still running";
     await this.#host.release(this.#id, this.#chips, this.#backend);
     this.#backend = undefined;
     this.#onEnd();

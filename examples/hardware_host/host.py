@@ -192,7 +192,9 @@ def _text(v: Any) -> str:
             return "NaN"
         if math.isinf(v):
             return "Infinity" if v > 0 else "-Infinity"
-        return str(int(v)) if v.is_integer() and abs(v) < 1e21 else repr(v)
+        if v.is_integer() and abs(v) < 1e21:
+            return str(int(v))
+        return re.sub(r"e([+-])0*(\d)", r"e\1\2", repr(v))  # 1e-07 -> 1e-7
     return "null" if v is None else str(v)
 
 
