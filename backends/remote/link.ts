@@ -8,6 +8,7 @@
  */
 
 import { FrameReader, ProtocolError } from "./frame.ts";
+import { type ClientWebSocket, connectWebSocket } from "./websocket_client.ts";
 
 /** The connection could not be made, or it was lost. */
 export class ConnectionError extends Error {
@@ -80,7 +81,8 @@ export function splitCommand(text: string): string[] {
 }
 
 /**
- * Connects over WebSocket: each frame is one binary message.
+ * Connects over WebSocket: each frame is one binary message (sent with
+ * `TCP_NODELAY`, see `websocket_client.ts`).
  *
  * @example
  * ```ts ignore
@@ -99,79 +101,62 @@ export function webSocketConnector(url: string, connectSeconds = 10): Connector 
       `${url} is not a WebSocket URL; expected ws://host:port or wss://host:port`,
     );
   }
-  return (onFrame) =>
-    new Promise<Link>((resolve, reject) => {
-      let socket: WebSocket;
-      try {
-        socket = new WebSocket(url);
-      } catch (e) {
-        reject(new ConnectionError(`Cannot reach ${url}: ${(e as Error).message}`));
-        return;
-      }
-      socket.binaryType = "arraybuffer";
-      let settled = false;
-      let down: (reason: string) => void = () => {};
-      const closed = new Promise<string>((r) => (down = r));
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        socket.close();
-        reject(new ConnectionError(`Cannot reach ${url}: no answer within ${connectSeconds} s`));
-      }, connectSeconds * 1000);
-      socket.onopen = () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({
-          peer: url,
-          send(frame) {
-            if (socket.readyState !== WebSocket.OPEN) {
-              throw new ConnectionError(`The connection to ${url} is closed`);
-            }
-            socket.send(frame);
-          },
-          closed,
-          async close() {
-            if (
-              socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING
-            ) {
-              socket.close(1000);
-            }
-            await closed;
-          },
-        });
-      };
-      socket.onmessage = (ev) => {
-        if (typeof ev.data === "string") return;
-        const bytes = new Uint8Array(ev.data as ArrayBuffer);
-        const n = bytes.length >= 4
-          ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true)
+  return async (onFrame) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let socket: ClientWebSocket;
+    try {
+      socket = await Promise.race([
+        connectWebSocket(url),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${connectSeconds} s`)),
+            connectSeconds * 1000,
+          );
+        }),
+      ]);
+    } catch (e) {
+      throw new ConnectionError(`Cannot reach ${url}: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    let open = true;
+    let down: (reason: string) => void = () => {};
+    const closed = new Promise<string>((r) => (down = r));
+    void (async () => {
+      for (;;) {
+        const message = await socket.receive();
+        if (!message) break;
+        const n = message.length >= 4
+          ? new DataView(message.buffer, message.byteOffset, 4).getUint32(0, true)
           : -1;
-        if (n !== bytes.length - 4) {
-          down(`the host sent a message whose length prefix does not match`);
-          socket.close();
+        if (n !== message.length - 4) {
+          open = false;
+          down("the host sent a message whose length prefix does not match");
+          await socket.close();
           return;
         }
-        onFrame(bytes.subarray(4));
-      };
-      socket.onerror = (ev) => {
-        const message = (ev as ErrorEvent).message ?? "connection error";
-        if (!settled) {
-          settled = true;
-          clearTimeout(timer);
-          reject(new ConnectionError(`Cannot reach ${url}: ${message}`));
+        onFrame(message.subarray(4));
+      }
+      open = false;
+      down("closed by the host");
+    })();
+    return {
+      peer: url,
+      send(frame) {
+        if (!open) throw new ConnectionError(`The connection to ${url} is closed`);
+        socket.send(frame).catch(() => {});
+      },
+      closed,
+      async close() {
+        if (open) {
+          open = false;
+          await socket.close();
+          down("closed by the client");
         }
-        down(message);
-      };
-      socket.onclose = (ev) => {
-        clearTimeout(timer);
-        if (!settled) {
-          settled = true;
-          reject(new ConnectionError(`Cannot reach ${url}: closed (${ev.code})`));
-        }
-        down(`closed by the host (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
-      };
-    });
+        await closed;
+      },
+    };
+  };
 }
 
 /**
