@@ -337,7 +337,12 @@ function _resolveValue(field: FieldName, value: PatchValue, chips: number): Int3
           `${field} has ${nested.length} per-chip arrays, expected one per chip (${chips})`,
         );
       }
-      for (const a of nested) perChip.push(a);
+      nested.forEach((a, chip) => {
+        if (a === null || typeof a !== "object" || typeof a.length !== "number") {
+          throw new TypeError(`${field} of chip ${chip} is not an array`);
+        }
+        perChip.push(a);
+      });
     } else if (value.length === size) {
       for (let c = 0; c < chips; c++) perChip.push(value as ArrayLike<unknown>);
     } else if (value.length === size * chips) {

@@ -235,9 +235,18 @@ export function measurementSize(m: Measurement): number {
   }
 }
 
-function _positive(kind: string, name: string, v: unknown, integer = false): void {
+function _positive(
+  kind: string,
+  name: string,
+  v: unknown,
+  integer = false,
+  perNeuron = false,
+): void {
   if (v === undefined) return;
   if (typeof v === "object" && v !== null && "length" in v) {
+    if (!perNeuron) {
+      throw new RangeError(`${kind}: ${name} must be one number, not an array`);
+    }
     const arr = v as ArrayLike<unknown>;
     if (arr.length === 0 || arr.length % NEURONS !== 0) {
       throw new RangeError(
@@ -278,6 +287,7 @@ function _positive(kind: string, name: string, v: unknown, integer = false): voi
  * validateMeasurement({ kind: "tau-mem", windowSeconds: 30e-6 });
  * assert.throws(() => validateMeasurement({ kind: "tau-men" } as never), TypeError);
  * assert.throws(() => validateMeasurement({ kind: "spike-count", windowSeconds: -1 }), RangeError);
+ * assert.throws(() => validateMeasurement({ kind: "resting-potential", reads: [1, 2] } as never), /one number/);
  * ```
  */
 export function validateMeasurement(m: Measurement): void {
@@ -302,12 +312,12 @@ export function validateMeasurement(m: Measurement): void {
       _positive(k, "dtSeconds", m.dtSeconds);
       break;
     case "tau-mem":
-      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "windowSeconds", m.windowSeconds, false, true);
       _positive(k, "stepSeconds", m.stepSeconds);
       _positive(k, "maxSamples", m.maxSamples, true);
       break;
     case "tau-mem-reset":
-      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "windowSeconds", m.windowSeconds, false, true);
       _positive(k, "maxSamples", m.maxSamples, true);
       break;
     case "tau-mem-cadc":
@@ -316,7 +326,7 @@ export function validateMeasurement(m: Measurement): void {
       break;
     case "tau-syn-exc":
     case "tau-syn-inh":
-      _positive(k, "windowSeconds", m.windowSeconds);
+      _positive(k, "windowSeconds", m.windowSeconds, false, true);
       _positive(k, "events", m.events, true);
       _positive(k, "weight", m.weight);
       _positive(k, "maxSamples", m.maxSamples, true);

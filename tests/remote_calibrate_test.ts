@@ -10,7 +10,8 @@ import {
 } from "../mod.ts";
 import { ProtocolError } from "../backends/remote/frame.ts";
 import { RemoteBackend } from "../backends/remote/remote_backend.ts";
-import { RequestTimeoutError } from "../backends/remote/client.ts";
+import { Connection, RequestTimeoutError } from "../backends/remote/client.ts";
+import { webSocketConnector } from "../backends/remote/link.ts";
 import { serveWebSocket } from "../backends/remote/server.ts";
 import { cpuHost, HOST_SEEDS, stdioServeCommand, TOKEN } from "./_backends.ts";
 import { CLI_ENV, MAIN } from "./_cli.ts";
@@ -224,6 +225,49 @@ Deno.test("a host that stops answering gives a timeout error naming the request"
     );
     await be.close();
   } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a request the host refuses changes nothing: counters, configuration", async () => {
+  const server = serveWebSocket(cpuHost(), { port: 0 });
+  const conn = await Connection.connect(webSocketConnector(server.url));
+  const t = { timeoutSeconds: 10 };
+  try {
+    await conn.request("auth", { token: TOKEN }, t);
+    await conn.request("open", { chips: ["sim-1"] }, t);
+    await conn.request("counters-restore", { counters: [5] }, t);
+    const before = (await conn.request("config", {}, t)).config;
+    for (
+      const body of [
+        { measurement: { kind: "spike-count", windowSeconds: -1 }, counters: [99] },
+        { measurement: { kind: "resting-potential", reads: [1, 2] }, counters: [99] },
+        { measurement: { kind: "spike-count", windowSeconds: 100 }, counters: [99] },
+      ]
+    ) {
+      await assert.rejects(() => conn.request("measure", body, t), /windowSeconds|reads|integration steps/);
+    }
+    await assert.rejects(
+      () =>
+        conn.request("search", {
+          spec: {
+            field: "v_leak",
+            algorithm: { name: "binary" },
+            target: [1, 2],
+            measurement: { kind: "resting-potential" },
+          },
+          counters: [99],
+        }, t),
+      RangeError,
+    );
+    await assert.rejects(
+      () => conn.request("write", { patch: { v_leak: [new Int32Array(512), null] } }, t),
+      /v_leak has 2 per-chip arrays|not an array/,
+    );
+    assert.deepEqual([...(await conn.request("counters", {}, t)).counters as Uint32Array], [5]);
+    assert.deepEqual((await conn.request("config", {}, t)).config, before);
+  } finally {
+    await conn.close();
     await server.shutdown();
   }
 });

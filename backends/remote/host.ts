@@ -14,7 +14,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Backend, SearchSpec } from "../backend.ts";
 import { type ChipConfig, FIELD_NAMES } from "../config.ts";
-import { type Measurement, MEASUREMENT_KINDS } from "../measurement.ts";
+import { type Measurement, MEASUREMENT_KINDS, validateMeasurement } from "../measurement.ts";
+import { validateSearchSpec } from "../generic_search.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
 import { VERSION } from "../../version.ts";
 import {
@@ -624,10 +625,14 @@ export class HostSession {
         return { config: configToWire(await be.config()) };
       case "measure": {
         const m = _object(body.measurement, "measurement", id) as unknown as Measurement;
+        validateMeasurement(m);
         this.#checkCost(m, id);
-        be.restoreCounters(_u32s(body.counters, n, "counters", id));
-        const readings = await be.measure(m, _selection(body.chips, id));
-        return { readings, counters: be.counters() };
+        const counters = _u32s(body.counters, n, "counters", id);
+        const selection = _selection(body.chips, id);
+        return await _keepingCounters(be, counters, async () => ({
+          readings: await be.measure(m, selection),
+          counters: be.counters(),
+        }));
       }
       case "search": {
         if (!host.capabilities.search) {
@@ -635,9 +640,10 @@ export class HostSession {
         }
         const spec = _object(body.spec, "spec", id) as unknown as SearchSpec;
         this.#checkSpec(spec, id, 0);
-        be.restoreCounters(_u32s(body.counters, n, "counters", id));
+        validateSearchSpec(spec, n);
+        const counters = _u32s(body.counters, n, "counters", id);
         const before = await be.config();
-        const r = await be.search(spec);
+        const r = await _keepingCounters(be, counters, () => be.search(spec));
         return {
           codes: r.codes,
           success: r.success,
@@ -720,6 +726,25 @@ export class HostSession {
     for (const sub of spec.before ?? []) {
       this.#checkSpec(_object(sub, "sub-search", id) as unknown as SearchSpec, id, depth + 1);
     }
+  }
+}
+
+/**
+ * Runs an operation from the request's counters; a failed operation leaves
+ * the session's counters as they were, as a failed request changes nothing.
+ */
+async function _keepingCounters<T>(
+  be: Backend,
+  counters: Uint32Array,
+  run: () => Promise<T>,
+): Promise<T> {
+  const saved = be.counters();
+  be.restoreCounters(counters);
+  try {
+    return await run();
+  } catch (e) {
+    be.restoreCounters(saved);
+    throw e;
   }
 }
 
