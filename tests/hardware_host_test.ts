@@ -327,6 +327,97 @@ Deno.test({
   },
 });
 
+/** A lab's host: host.py with its `Chip` filled in by a stand-in that answers (no hardware). */
+const _FILLED_IN = `
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+sys.path.insert(0, sys.argv.pop(1))
+import host
+
+class FilledIn(host.Chip):
+    def reinit(self): pass
+    def write_capmem(self, cells): host.log(f"capmem {self.id} {sorted(cells)}")
+    def write_digital(self, settings): host.log(f"digital {self.id} {sorted(settings)}")
+    def read_cadc(self, kind, settings):
+        return [float(settings.get("code", 100 + int(self.id[-1])))] * host.MEASUREMENTS[kind][0]
+    def record_madc(self, kind, settings):
+        w = settings.get("windowSeconds", 30e-6)
+        return [x / 3 for x in w] if isinstance(w, list) else [w / 3] * 512
+
+host.Chip = FilledIn
+sys.exit(host.main(sys.argv[1:]))
+`;
+
+Deno.test({
+  name: "hardware host skeleton: with its Chip filled in, writes and measurements answer",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "lifcal-hardware-host-" });
+    const script = `${dir}/lab_host.py`;
+    await Deno.writeTextFile(script, _FILLED_IN);
+    const here = fileURLToPath(new URL("../examples/hardware_host/", import.meta.url));
+    const conn = await Connection.connect(
+      stdioConnector(["python3", script, here, "--chips", "hx-01,hx-02"]),
+    );
+    const ask = (type: RequestType, body: Record<string, unknown> = {}) =>
+      conn.request(type, body, { timeoutSeconds: 10 });
+    try {
+      await ask("open", { reset: true });
+      assert.deepEqual(await ask("write", { patch: { v_leak: 500, leak_division: 0 } }), {
+        config: { v_leak: new Int32Array(1024).fill(500) },
+      });
+      assert.deepEqual(await ask("write", { patch: { v_leak: 500 } }), { config: {} });
+      const dac = await ask("write", { patch: { syn_i_bias_dac: [1, 2, 3, 4] }, chips: [1] });
+      assert.deepEqual(dac, {
+        config: { syn_i_bias_dac: new Int32Array([600, 600, 600, 600, 1, 2, 3, 4]) },
+      });
+      const config = (await ask("config")).config as Record<string, Int32Array>;
+      assert.equal(config.v_leak![1023], 500);
+      assert.deepEqual(
+        config.syn_i_bias_dac,
+        new Int32Array([600, 600, 600, 600, 1, 2, 3, 4]),
+      );
+
+      const rest = await ask("measure", {
+        measurement: { kind: "resting-potential" },
+        chips: [1],
+        counters: new Uint32Array([5, 6]),
+      });
+      const readings = rest.readings as Float32Array;
+      assert.ok(readings instanceof Float32Array && readings.length === 1024);
+      assert.ok(readings.subarray(0, 512).every(Number.isNaN), "chip 0 was left out: NaN");
+      assert.ok(readings.subarray(512).every((x) => x === 102));
+      assert.deepEqual(rest.counters, new Uint32Array([5, 7]));
+
+      const window = new Float64Array(1024).map((_, i) => (i < 512 ? 30e-6 : 60e-6));
+      const tau = await ask("measure", {
+        measurement: { kind: "tau-mem", windowSeconds: window },
+        counters: new Uint32Array([5, 7]),
+      });
+      const taus = tau.readings as Float32Array;
+      assert.ok(Math.abs(taus[0]! - 10e-6) < 1e-9 && Math.abs(taus[1023]! - 20e-6) < 1e-9);
+      assert.deepEqual(tau.counters, new Uint32Array([6, 8]));
+      const ref = await ask("measure", {
+        measurement: { kind: "cadc-reference", code: 310 },
+        counters: new Uint32Array([6, 8]),
+      });
+      assert.deepEqual(ref.readings, new Float32Array(2048).fill(310));
+      await assert.rejects(
+        ask("measure", {
+          measurement: { kind: "spike-count", windowSeconds: 1e-3 },
+          counters: [0, 0],
+        }),
+        _isProtocolError("not-connected", /Chip\.count_spikes/),
+      );
+      assert.deepEqual((await ask("counters")).counters, new Uint32Array([7, 9]));
+      await ask("close");
+    } finally {
+      await conn.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test({
   name: "hardware host skeleton: broken frames get error frames; the stream survives them",
   ignore,

@@ -10,8 +10,8 @@ calix / haldls calls (see README.md next to this file); nothing else should need
 
 Run it (standard library only, Python >= 3.10, Linux or macOS):
 
-    lifcal conformance --protocol-only --bridge "python3 examples/hardware_host/host.py"
-    lifcal calibrate --backend remote --bridge "python3 examples/hardware_host/host.py --chips hx-01"
+  lifcal conformance --protocol-only --bridge "python3 examples/hardware_host/host.py"
+  lifcal calibrate --backend remote --bridge "python3 examples/hardware_host/host.py --chips hx-01"
 
 Options: --chips ID,ID,... (default hx-01), --idle-timeout SECONDS (default 30).
 """
@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 
 PROTOCOL_VERSION = 1
 SERVER = "lifcal-hardware-host-skeleton/1"
+DESCRIPTION = "BrainScaleS-2 hardware host skeleton (stand-in Chip: no chip connected)"
 LIMITS = {"max_frame_bytes": 64 * 1024 * 1024, "max_in_flight": 8, "max_sessions": 1,
           "idle_timeout_s": 30, "max_open_wait_s": 60, "max_measurement_steps": 20_000_000}
 REQUEST_TYPES = ("auth", "hello", "open", "write", "config", "measure", "search", "truth",
@@ -160,6 +161,8 @@ _CODES = {"f32": "f", "f64": "d", "i8": "b", "u8": "B", "i16": "h", "u16": "H",
 _DTYPE_OF = {code: dtype for dtype, code in _CODES.items()}
 _TYPE_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _SAFE = 2**53 - 1
+if sys.byteorder != "little":  # arrays travel little-endian, as array.array holds them here
+    sys.exit("host.py: this host needs a little-endian machine")
 
 
 class Refused(Exception):
@@ -184,29 +187,18 @@ def _integer(v: Any, limit: float = _SAFE) -> bool:
 
 
 def _text(v: Any) -> str:
-    """A value the way JavaScript prints it, for messages that match the TS host's."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "NaN"
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
-        if v.is_integer() and abs(v) < 1e21:
-            return str(int(v))
-        return re.sub(r"e([+-])0*(\d)", r"e\1\2", repr(v))  # 1e-07 -> 1e-7
-    return "null" if v is None else str(v)
+    """A value for a message, written as the TS host writes it (NaN, 400, true, null)."""
+    if isinstance(v, bool) or v is None:
+        return {True: "true", False: "false", None: "null"}[v]
+    if isinstance(v, (list, array.array)):
+        return f"an array of {len(v)} values"
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return str(int(v))
+    return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}.get(str(v), str(v))
 
 
 def _pad(n: int) -> int:
     return -n % 8
-
-
-def _le(a: array.array) -> array.array:
-    if sys.byteorder == "big":
-        a = array.array(a.typecode, a)
-        a.byteswap()
-    return a
 
 
 def encode_frame(type_: str, id_: int, body: dict[str, Any]) -> bytes:
@@ -220,7 +212,7 @@ def encode_frame(type_: str, id_: int, body: dict[str, Any]) -> bytes:
         if isinstance(v, float) and not math.isfinite(v):
             return {"$num": "NaN" if math.isnan(v) else "Infinity" if v > 0 else "-Infinity"}
         if isinstance(v, array.array):
-            data = _le(v).tobytes()
+            data = v.tobytes()
             chunks.append(bytes(_pad(size)) + data)
             size += _pad(size)
             table.append({"dtype": _DTYPE_OF[v.typecode], "shape": [len(v)], "offset": size})
@@ -234,8 +226,7 @@ def encode_frame(type_: str, id_: int, body: dict[str, Any]) -> bytes:
 
     header = {"v": PROTOCOL_VERSION, "type": type_, "id": id_, "body": walk(body),
               "arrays": table}
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False,
-                      ensure_ascii=False).encode()
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
     head = len(text).to_bytes(4, "little") + text + bytes(_pad(8 + len(text)))
     payload = b"".join(chunks)
     return (len(head) + len(payload)).to_bytes(4, "little") + head + payload
@@ -300,7 +291,7 @@ def decode_frame(frame: bytes) -> tuple[str, int, dict[str, Any]]:
             raise malformed(f"Array {k} ({e['dtype']}, {count} values at {int(offset)}) runs past"
                             f" the payload of {max(0, len(frame) - start)} bytes", id_)
         a.frombytes(frame[at:at + count * a.itemsize])
-        arrays.append(_le(a))
+        arrays.append(a)
 
     def revive(v: Any, depth: int) -> Any:
         if depth > 32:
@@ -338,8 +329,10 @@ def _is_array(v: Any) -> bool:
 
 
 def _typeof(v: Any) -> str:
-    return "string" if isinstance(v, str) else "boolean" if isinstance(v, bool) else \
-        "number" if _number(v) else "object"
+    """JavaScript's typeof of a decoded JSON value."""
+    if isinstance(v, (str, bool)):
+        return "string" if isinstance(v, str) else "boolean"
+    return "number" if _number(v) else "object"
 
 
 def _indices(bad: list[int]) -> str:
@@ -404,7 +397,7 @@ def _resolve_value(field: str, value: Any, chips: int) -> list[list[int]]:
 
 def _positive(kind: str, name: str, v: Any, chips: int) -> None:
     integer = name in _INTEGER_SETTINGS
-    if _is_array(v):
+    if _is_array(v) and name == "windowSeconds" and kind != "spike-count":  # per neuron
         if len(v) not in (512, 512 * chips):
             raise _bad(f"{kind}: {name} has {len(v)} values, expected 1, 512 or chips × 512",
                        "RangeError")
@@ -571,8 +564,7 @@ class Host:
 
     def hello(self) -> dict[str, Any]:
         return {"protocol": PROTOCOL_VERSION, "server": SERVER, "host": "hardware",
-                "description": "BrainScaleS-2 hardware host skeleton (stand-in Chip: fill in "
-                               "examples/hardware_host/host.py)",
+                "description": DESCRIPTION,
                 "chips": [{"id": i, "key": key_of_id(i)} for i in self.ids], "twin": None,
                 "capabilities": {"measurements": list(MEASUREMENTS), "search": False,
                                  "truth": False},
@@ -727,7 +719,8 @@ def serve(ids: list[str], idle_timeout_s: float) -> int:
                 break
             try:
                 type_, id_, body = decode_frame(frame)
-            except Refused as e:
+            except Exception as e:  # Refused, or a safety net: the host never crashes on input
+                e = e if isinstance(e, Refused) else Refused("malformed", f"Unreadable frame: {e}")
                 send(error_frame(e, e.request))
                 log(f"{e.code}: {e}")
                 continue
