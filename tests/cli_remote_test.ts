@@ -366,3 +366,45 @@ Deno.test("lifcal conformance passes against serve and fails with a clear row ag
     await server.shutdown();
   }
 });
+
+Deno.test("the Python host skeleton passes the protocol rows and lists the physics rows as not implemented", async () => {
+  const bridge = ["--bridge", "python3 examples/hardware_host/host.py --chips hx-01,hx-02"];
+  const protocol = await lifcal(["conformance", "--protocol-only", ...bridge]);
+  assert.equal(protocol.code, 0, protocol.stdout + protocol.stderr);
+  assert.match(
+    protocol.stdout,
+    /conforms: 11 passed, 0 failed, 0 not implemented, 2 not applicable/,
+  );
+  const all = await lifcal(["conformance", ...bridge, "--json"]);
+  assert.equal(all.code, 1, all.stderr);
+  const report = JSON.parse(all.stdout) as {
+    conforms: boolean;
+    rows: { group: string; status: string; detail: string }[];
+  };
+  assert.equal(report.conforms, false);
+  const physics = report.rows.filter((r) => r.group === "physics");
+  assert.equal(physics.length, 12);
+  for (const row of physics) {
+    assert.equal(row.status, "not implemented");
+    assert.match(row.detail, /not-connected: .*fill in Chip\.\w+ with your hardware calls/);
+  }
+  // calibrate through it: an input error would be exit 2; a host without a chip is exit 3.
+  const out = await Deno.makeTempDir();
+  try {
+    const r = await lifcal([
+      "calibrate",
+      "--backend",
+      "remote",
+      ...bridge,
+      "--chip-ids",
+      "hx-02",
+      "--quiet",
+      "--out",
+      out,
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /calibration of hx-02 failed: .*not-connected|no chip is connected/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
