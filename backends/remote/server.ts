@@ -173,13 +173,15 @@ export async function serveStdio(host: ChipHost, options: ServeStdioOptions = {}
   const frames = new FrameReader(host.limits.max_frame_bytes);
   let writes: Promise<void> = Promise.resolve();
   let closed = false;
-  const finish = async () => {
-    if (closed) return;
-    closed = true;
-    await reader.cancel().catch(() => {});
-    await writes.catch(() => {});
-    await writer.close().catch(() => {});
-  };
+  let finishing: Promise<void> | undefined;
+  // Every caller waits for the same close: answers written, then the output closed.
+  const finish = () =>
+    finishing ??= (async () => {
+      closed = true;
+      await reader.cancel().catch(() => {});
+      await writes.catch(() => {});
+      await writer.close().catch(() => {});
+    })();
   const session = host.session(options.peer ?? "stdio", {
     send: (frame) => {
       if (!closed) writes = writes.then(() => writer.write(frame)).catch(() => {});
