@@ -79,12 +79,12 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
       {
         name: "remote without --url",
         args: ["calibrate", "--backend", "remote"],
-        message: /--backend remote needs --url/,
+        message: /--backend remote needs --url ws:\/\/HOST:PORT or --bridge/,
       },
       {
-        name: "remote backend",
+        name: "remote backend with a URL that is not ws://",
         args: ["calibrate", "--backend", "remote", "--url", "tcp://x:1"],
-        message: /Cannot open the remote backend/,
+        message: /tcp:\/\/x:1 is not a WebSocket URL/,
       },
       {
         name: "min-success above 1",

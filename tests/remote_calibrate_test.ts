@@ -245,7 +245,10 @@ Deno.test("a request the host refuses changes nothing: counters, configuration",
         { measurement: { kind: "spike-count", windowSeconds: 100 }, counters: [99] },
       ]
     ) {
-      await assert.rejects(() => conn.request("measure", body, t), /windowSeconds|reads|integration steps/);
+      await assert.rejects(
+        () => conn.request("measure", body, t),
+        /windowSeconds|reads|integration steps/,
+      );
     }
     await assert.rejects(
       () =>
@@ -259,6 +262,21 @@ Deno.test("a request the host refuses changes nothing: counters, configuration",
           counters: [99],
         }, t),
       RangeError,
+    );
+    // A few kilobytes must not occupy the host for hours: 100 sub-searches per step.
+    const sub = {
+      field: "v_reset",
+      algorithm: { name: "binary" },
+      target: 70,
+      measurement: { kind: "reset-potential" },
+    };
+    await assert.rejects(
+      () =>
+        conn.request("search", {
+          spec: { ...sub, field: "v_leak", before: Array(100).fill(sub) },
+          counters: [99],
+        }, t),
+      /runs 14412 measurements with its sub-searches, more than this host's 1000/,
     );
     await assert.rejects(
       () => conn.request("write", { patch: { v_leak: [new Int32Array(512), null] } }, t),

@@ -132,6 +132,12 @@ function _dtypeOf(a: ArrayBufferView): Dtype | undefined {
   return undefined;
 }
 
+/** Whether an object is one of the `$array` / `$num` forms rather than a plain object. */
+function _isForm(o: object): boolean {
+  const keys = Object.keys(o);
+  return keys.length === 1 && (keys[0] === "$array" || keys[0] === "$num");
+}
+
 function _pad(n: number): number {
   return (_ALIGN - (n % _ALIGN)) % _ALIGN;
 }
@@ -260,7 +266,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     );
   }
   const body = hd.body ?? {};
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+  if (body === null || typeof body !== "object" || Array.isArray(body) || _isForm(body)) {
     throw _malformed("Header body must be a JSON object", id);
   }
   const table = hd.arrays ?? [];

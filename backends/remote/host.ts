@@ -16,6 +16,7 @@ import type { Backend, SearchSpec } from "../backend.ts";
 import { type ChipConfig, FIELD_NAMES } from "../config.ts";
 import { type Measurement, MEASUREMENT_KINDS, validateMeasurement } from "../measurement.ts";
 import { validateSearchSpec } from "../generic_search.ts";
+import { planSearch } from "../search_rules.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
 import { VERSION } from "../../version.ts";
 import {
@@ -46,6 +47,7 @@ export const DEFAULT_HOST_LIMITS: HostLimits = {
   idle_timeout_s: 30,
   max_open_wait_s: 60,
   max_measurement_steps: 20_000_000,
+  max_search_measurements: 1000,
 };
 
 /** What a {@linkcode ChipHost} serves. */
@@ -401,6 +403,7 @@ export class HostSession {
   #requests = 0;
   #errors = 0;
   #ended = false;
+  #ending: Promise<void> | undefined;
 
   /** Use {@linkcode ChipHost.session}. */
   constructor(
@@ -502,10 +505,17 @@ export class HostSession {
     if (fatal) void this.end(`${e.code}: ${e.message}`);
   }
 
-  /** Ends the session: releases its chips, logs it and closes the connection. */
-  async end(reason: string): Promise<void> {
-    if (this.#ended) return;
+  /**
+   * Ends the session: lets a running request finish (at most 5 s), releases
+   * its chips, logs it and closes the connection. Every call waits for the
+   * same end.
+   */
+  end(reason: string): Promise<void> {
     this.#ended = true;
+    return this.#ending ??= this.#end(reason);
+  }
+
+  async #end(reason: string): Promise<void> {
     // Let a running request finish before the chips go; a host that hangs
     // (a chip that stopped answering) must not keep them forever.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -585,6 +595,8 @@ export class HostSession {
     switch (type as RequestType) {
       case "auth":
         if (!host.checkToken(body.token)) {
+          // A wrong token ends the session, even one that authenticated before.
+          this.#authenticated = false;
           throw new ProtocolError("unauthorized", "The token is wrong", id);
         }
         this.#authenticated = true;
@@ -639,8 +651,8 @@ export class HostSession {
           throw new ProtocolError("unsupported", "This host does not run whole searches", id);
         }
         const spec = _object(body.spec, "spec", id) as unknown as SearchSpec;
-        this.#checkSpec(spec, id, 0);
         validateSearchSpec(spec, n);
+        this.#checkSpec(spec, id);
         const counters = _u32s(body.counters, n, "counters", id);
         const before = await be.config();
         const r = await _keepingCounters(be, counters, () => be.search(spec));
@@ -715,7 +727,20 @@ export class HostSession {
     }
   }
 
-  #checkSpec(spec: SearchSpec, id: number, depth: number): void {
+  #checkSpec(spec: SearchSpec, id: number): void {
+    const count = this.#searchMeasurements(spec, id, 0);
+    const max = this.#host.limits.max_search_measurements;
+    if (count > max) {
+      throw new ProtocolError(
+        "too-expensive",
+        `This search runs ${count} measurements with its sub-searches, more than this host's ${max}`,
+        id,
+      );
+    }
+  }
+
+  /** Measurements a search runs: each step's sub-searches, then its own measurement. */
+  #searchMeasurements(spec: SearchSpec, id: number, depth: number): number {
     if (depth > 4) throw new ProtocolError("bad-request", "Sub-searches nest deeper than 4", id);
     if (spec.measurement && typeof spec.measurement === "object") {
       this.#checkCost(spec.measurement, id);
@@ -723,9 +748,17 @@ export class HostSession {
     if (spec.before !== undefined && !Array.isArray(spec.before)) {
       throw new ProtocolError("bad-request", "spec.before must be a list of searches", id);
     }
+    const { lower, upper } = validateSearchSpec(spec, 1);
+    const steps = planSearch(spec.algorithm, lower, upper).measurements;
+    let perStep = 1;
     for (const sub of spec.before ?? []) {
-      this.#checkSpec(_object(sub, "sub-search", id) as unknown as SearchSpec, id, depth + 1);
+      perStep += this.#searchMeasurements(
+        _object(sub, "sub-search", id) as unknown as SearchSpec,
+        id,
+        depth + 1,
+      );
     }
+    return steps * perStep;
   }
 }
 

@@ -77,6 +77,8 @@ export interface HostLimits {
   readonly max_open_wait_s: number;
   /** Most integration steps per neuron one measurement may ask for. */
   readonly max_measurement_steps: number;
+  /** Most measurements one search may run, its sub-searches' included. */
+  readonly max_search_measurements: number;
 }
 
 /** The body of a `hello` result. */

@@ -34,7 +34,8 @@ PROTOCOL_VERSION = 1
 SERVER = "lifcal-hardware-host-skeleton/1"
 DESCRIPTION = "BrainScaleS-2 hardware host skeleton (stand-in Chip: no chip connected)"
 LIMITS = {"max_frame_bytes": 64 * 1024 * 1024, "max_in_flight": 8, "max_sessions": 1,
-          "idle_timeout_s": 30, "max_open_wait_s": 60, "max_measurement_steps": 20_000_000}
+          "idle_timeout_s": 30, "max_open_wait_s": 60, "max_measurement_steps": 20_000_000,
+          "max_search_measurements": 1000}
 REQUEST_TYPES = ("auth", "hello", "open", "write", "config", "measure", "search", "truth",
                  "counters", "counters-restore", "close")
 REMEMBERED = 64  # answers kept for repeated request ids (§7)
