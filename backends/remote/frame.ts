@@ -94,6 +94,8 @@ export class ProtocolError extends Error {
   /** The error's name. */
   override name = "ProtocolError";
   /**
+   * An error of a code, with its message and request.
+   *
    * @param code The error code.
    * @param message What went wrong, one sentence.
    * @param request The id of the request it answers, or null.
@@ -378,7 +380,11 @@ export class FrameReader {
   #buffered = 0;
   #broken: ProtocolError | undefined;
 
-  /** @param maxFrameBytes Largest frame accepted, length prefix excluded. */
+  /**
+   * A reader that refuses frames above a limit.
+   *
+   * @param maxFrameBytes Largest frame accepted, length prefix excluded.
+   */
   constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
     this.#max = maxFrameBytes;
   }

@@ -172,7 +172,11 @@ export class ChipHost {
   /** Receives the host's log lines. */
   readonly log: (line: string) => void;
 
-  /** @param options What to serve. */
+  /**
+   * A host of the given chips.
+   *
+   * @param options What to serve.
+   */
   constructor(options: ChipHostOptions) {
     this.#index = new Map();
     options.chips.forEach((c, i) => {
