@@ -28,6 +28,7 @@
 
 export * from "./backends/backend.ts";
 export * from "./backends/config.ts";
+export * from "./backends/counters.ts";
 export * from "./backends/layout.ts";
 export * from "./backends/measurement.ts";
 export * from "./backends/search_rules.ts";

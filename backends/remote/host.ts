@@ -28,6 +28,7 @@ import {
   ProtocolError,
 } from "./frame.ts";
 import {
+  CHIP_REQUEST_TYPES,
   configDelta,
   configToWire,
   type HelloResult,
@@ -345,15 +346,7 @@ export interface SessionTransport {
   close(reason: string): void;
 }
 
-const _CHIP_OPS: ReadonlySet<string> = new Set([
-  "write",
-  "config",
-  "measure",
-  "search",
-  "truth",
-  "counters",
-  "counters-restore",
-]);
+const _CHIP_OPS: ReadonlySet<string> = new Set(CHIP_REQUEST_TYPES);
 const _REMEMBERED = 64;
 const _LOGGED_ERRORS = 20;
 const _END_WAIT_MS = 5000;

@@ -13,11 +13,8 @@ import { type ChipConfig, FIELD_NAMES, type FieldName, FIELDS, fieldSize } from 
 import type { TwinConfig } from "../twin/twin_config.ts";
 import { type ErrorCode, ProtocolError } from "./frame.ts";
 
-/** The request types of protocol v1, in the order a session uses them. */
-export const REQUEST_TYPES = [
-  "auth",
-  "hello",
-  "open",
+/** The requests that act on a session's chips (after `open`). */
+export const CHIP_REQUEST_TYPES = [
   "write",
   "config",
   "measure",
@@ -25,8 +22,10 @@ export const REQUEST_TYPES = [
   "truth",
   "counters",
   "counters-restore",
-  "close",
 ] as const;
+
+/** The request types of protocol v1, in the order a session uses them. */
+export const REQUEST_TYPES = ["auth", "hello", "open", ...CHIP_REQUEST_TYPES, "close"] as const;
 
 /** One of {@linkcode REQUEST_TYPES}. */
 export type RequestType = (typeof REQUEST_TYPES)[number];

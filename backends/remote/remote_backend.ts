@@ -33,7 +33,7 @@ import {
 } from "../config.ts";
 import { genericSearch, validateSearchSpec } from "../generic_search.ts";
 import { type Measurement, measurementSize, validateMeasurement } from "../measurement.ts";
-import { selectChips } from "../twin/twin_batch.ts";
+import { OperationCounters, selectChips } from "../counters.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
 import { checkHello, Connection } from "./client.ts";
 import { ProtocolError } from "./frame.ts";
@@ -186,7 +186,7 @@ export class RemoteBackend implements Backend {
   readonly #connector: Connector;
   readonly #ids: string[];
   readonly #configs: ChipConfig[];
-  readonly #counters: Uint32Array;
+  readonly #counters: OperationCounters;
   #conn: Connection;
   #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
@@ -211,13 +211,8 @@ export class RemoteBackend implements Backend {
     if (hello.twin) this.twin = hello.twin;
     this.#configs = chips.map(() => initialConfig());
     applyWireConfig(this.#configs, opened.config as Record<string, unknown>);
-    this.#counters = Uint32Array.from(opened.counters as ArrayLike<number>);
-    if (this.#counters.length !== chips.length) {
-      throw new ProtocolError(
-        "malformed",
-        "The host's open result has the wrong number of counters",
-      );
-    }
+    this.#counters = new OperationCounters(chips.length);
+    this.#adoptCounters(opened.counters);
     if (hello.capabilities.truth) {
       this.truth = async (patch?: ConfigPatch) => {
         if (patch) resolvePatch(patch, this.chips.length);
@@ -266,33 +261,17 @@ export class RemoteBackend implements Backend {
 
   /** A copy of each chip's operation counter (kept here, sent with every request). */
   counters(): Uint32Array {
-    return this.#counters.slice();
+    return this.#counters.values();
   }
 
   /** Returns the counters and advances the selected ones by `n`. */
   claim(n = 1, selection: ChipSelection = {}): Uint32Array {
-    const before = this.#counters.slice();
-    for (const c of selectChips(selection, this.chips.length)) {
-      this.#counters[c] = this.#counters[c]! + n;
-    }
-    return before;
+    return this.#counters.claim(n, selection);
   }
 
   /** Sets the counters of the selected chips; the next request carries them. */
   restoreCounters(counters: ArrayLike<number>, selection: ChipSelection = {}): void {
-    const chips = selectChips(selection, this.chips.length);
-    if (counters.length !== chips.length) {
-      throw new RangeError(
-        `restoreCounters needs one counter per selected chip (${chips.length}), got ${counters.length}`,
-      );
-    }
-    for (let k = 0; k < chips.length; k++) {
-      const v = counters[k]!;
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-        throw new RangeError(`Operation counter must be an integer in 0..4294967295, got ${v}`);
-      }
-    }
-    chips.forEach((c, k) => (this.#counters[c] = counters[k]!));
+    this.#counters.restore(counters, selection);
   }
 
   /** Writes a patch (checked here first, so a bad one never travels). */
@@ -315,7 +294,7 @@ export class RemoteBackend implements Backend {
     selectChips(selection, this.chips.length);
     const r = await this.#call(
       "measure",
-      { measurement: m, chips: selection.chips, counters: this.#counters },
+      () => ({ measurement: m, chips: selection.chips, counters: this.#counters.values() }),
       `measure ${m.kind}`,
     );
     const readings = r.readings;
@@ -336,7 +315,7 @@ export class RemoteBackend implements Backend {
     const { size } = validateSearchSpec(spec, this.chips.length);
     const r = await this.#call(
       "search",
-      { spec, counters: this.#counters },
+      () => ({ spec, counters: this.#counters.values() }),
       `search ${spec.field}`,
     );
     const n = this.chips.length * size;
@@ -373,16 +352,26 @@ export class RemoteBackend implements Backend {
   }
 
   #adoptCounters(v: unknown): void {
-    if (!(v instanceof Uint32Array) || v.length !== this.#counters.length) {
+    if (!(v instanceof Uint32Array) || v.length !== this.chips.length) {
       throw new ProtocolError("malformed", "The host's counters are not one u32 per chip");
     }
-    this.#counters.set(v);
+    this.#counters.restore(v);
   }
 
-  /** One request at a time; a dropped connection is restored and the request repeated. */
-  #call(type: RequestType, body: Record<string, unknown>, label: string) {
+  /**
+   * One request at a time; a dropped connection is restored and the request
+   * repeated. A body given as a function is made when the request's turn
+   * comes, so it carries the counters the requests before it left.
+   */
+  #call(
+    type: RequestType,
+    body: Record<string, unknown> | (() => Record<string, unknown>),
+    label: string,
+  ) {
     this.#open();
-    const run = this.#queue.then(() => this.#send(type, body, label));
+    const run = this.#queue.then(() =>
+      this.#send(type, typeof body === "function" ? body() : body, label)
+    );
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -472,7 +461,7 @@ export class RemoteBackend implements Backend {
       );
       await conn.request(
         "counters-restore",
-        { counters: this.#counters },
+        { counters: this.#counters.values() },
         { timeoutSeconds, label: "counters-restore" },
       );
       for (const t of ["hello", "open", "write", "counters-restore"]) this.#count(t);

@@ -16,6 +16,7 @@ import {
   resolvePatch,
 } from "../config.ts";
 import { NEURONS } from "../layout.ts";
+import { OperationCounters, selectChips } from "../counters.ts";
 import { type ChipMismatch, drawMismatch } from "./mismatch.ts";
 import {
   cadcContinuous,
@@ -40,34 +41,6 @@ export function twinId(seed: number): string {
   return `sim-${seed}`;
 }
 
-/**
- * Resolves a {@linkcode ChipSelection} against a batch of `count` chips:
- * ascending unique indices, all chips when none are named.
- *
- * @example
- * ```ts
- * import { selectChips } from "./twin_batch.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(selectChips({ chips: [0, 2] }, 3), [0, 2]);
- * assert.throws(() => selectChips({ chips: [2, 0] }, 3), RangeError);
- * ```
- */
-export function selectChips(selection: ChipSelection, count: number): readonly number[] {
-  const chips = selection.chips;
-  if (chips === undefined) return Array.from({ length: count }, (_, i) => i);
-  for (let i = 0; i < chips.length; i++) {
-    const c = chips[i]!;
-    if (!Number.isInteger(c) || c < 0 || c >= count || (i > 0 && c <= chips[i - 1]!)) {
-      throw new RangeError(
-        `Chip selection must list ascending chip indices in 0..${count - 1}, got [${
-          chips.join(", ")
-        }]`,
-      );
-    }
-  }
-  return chips;
-}
-
 /** A batch of twin chips with their state. */
 export class TwinBatch {
   /** The chips, in batch order. */
@@ -78,7 +51,7 @@ export class TwinBatch {
   readonly twin: TwinConfig;
   readonly #mismatch: ChipMismatch[];
   readonly #configs: ChipConfig[];
-  readonly #counters: Uint32Array;
+  readonly #counters: OperationCounters;
   #params: (ChipParams | undefined)[];
 
   /**
@@ -108,7 +81,7 @@ export class TwinBatch {
     this.twin = twin;
     this.#mismatch = seeds.map((s) => drawMismatch(s, twin));
     this.#configs = seeds.map(() => initialConfig());
-    this.#counters = new Uint32Array(seeds.length);
+    this.#counters = new OperationCounters(seeds.length);
     this.#params = seeds.map(() => undefined);
   }
 
@@ -126,7 +99,7 @@ export class TwinBatch {
    * ```
    */
   counters(): Uint32Array {
-    return this.#counters.slice();
+    return this.#counters.values();
   }
 
   /**
@@ -143,9 +116,7 @@ export class TwinBatch {
    * ```
    */
   claim(n = 1, selection: ChipSelection = {}): Uint32Array {
-    const before = this.#counters.slice();
-    for (const c of this.selected(selection)) this.#counters[c] = this.#counters[c]! + n;
-    return before;
+    return this.#counters.claim(n, selection);
   }
 
   /**
@@ -163,21 +134,7 @@ export class TwinBatch {
    * ```
    */
   restoreCounters(counters: ArrayLike<number>, selection: ChipSelection = {}): void {
-    const chips = this.selected(selection);
-    if (counters.length !== chips.length) {
-      throw new RangeError(
-        `restoreCounters needs one counter per selected chip (${chips.length}), got ${counters.length}`,
-      );
-    }
-    for (let k = 0; k < chips.length; k++) {
-      const v = counters[k]!;
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-        throw new RangeError(
-          `Operation counter of chip ${chips[k]} must be an integer in 0..4294967295, got ${v}`,
-        );
-      }
-    }
-    chips.forEach((c, k) => (this.#counters[c] = counters[k]!));
+    this.#counters.restore(counters, selection);
   }
 
   /**
