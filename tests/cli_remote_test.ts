@@ -40,6 +40,7 @@ Deno.test("lifcal calibrate over remote (WebSocket and --bridge) writes the CPU 
         join(dir, "cpu"),
       ]);
       logTime("cpu", cpu);
+      // Both chips in one batch here: per-chip targets of several chips cross the wire.
       const ws = await lifcal([
         "calibrate",
         "--backend",
@@ -49,6 +50,8 @@ Deno.test("lifcal calibrate over remote (WebSocket and --bridge) writes the CPU 
         "--token-file",
         tokenFile,
         ...flags,
+        "--batch-size",
+        "2",
         "--out",
         join(dir, "ws"),
       ]);

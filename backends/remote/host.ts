@@ -649,7 +649,7 @@ export class HostSession {
         }
         const spec = _object(body.spec, "spec", id) as unknown as SearchSpec;
         validateSearchSpec(spec, n);
-        this.#checkSpec(spec, id);
+        this.#checkSpec(spec, n, id);
         const counters = _u32s(body.counters, n, "counters", id);
         const before = await be.config();
         const r = await _keepingCounters(be, counters, () => be.search(spec));
@@ -724,8 +724,8 @@ export class HostSession {
     }
   }
 
-  #checkSpec(spec: SearchSpec, id: number): void {
-    const count = this.#searchMeasurements(spec, id, 0);
+  #checkSpec(spec: SearchSpec, chips: number, id: number): void {
+    const count = this.#searchMeasurements(spec, chips, id, 0);
     const max = this.#host.limits.max_search_measurements;
     if (count > max) {
       throw new ProtocolError(
@@ -737,7 +737,7 @@ export class HostSession {
   }
 
   /** Measurements a search runs: each step's sub-searches, then its own measurement. */
-  #searchMeasurements(spec: SearchSpec, id: number, depth: number): number {
+  #searchMeasurements(spec: SearchSpec, chips: number, id: number, depth: number): number {
     if (depth > 4) throw new ProtocolError("bad-request", "Sub-searches nest deeper than 4", id);
     if (spec.measurement && typeof spec.measurement === "object") {
       this.#checkCost(spec.measurement, id);
@@ -745,12 +745,13 @@ export class HostSession {
     if (spec.before !== undefined && !Array.isArray(spec.before)) {
       throw new ProtocolError("bad-request", "spec.before must be a list of searches", id);
     }
-    const { lower, upper } = validateSearchSpec(spec, 1);
+    const { lower, upper } = validateSearchSpec(spec, chips);
     const steps = planSearch(spec.algorithm, lower, upper).measurements;
     let perStep = 1;
     for (const sub of spec.before ?? []) {
       perStep += this.#searchMeasurements(
         _object(sub, "sub-search", id) as unknown as SearchSpec,
+        chips,
         id,
         depth + 1,
       );
