@@ -36,7 +36,8 @@ import { type Measurement, measurementSize, validateMeasurement } from "../measu
 import { OperationCounters, selectChips } from "../counters.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
 import { checkHello, Connection } from "./client.ts";
-import { ProtocolError } from "./frame.ts";
+import { PROTOCOL_VERSION, ProtocolError } from "./frame.ts";
+import { VERSION } from "../../version.ts";
 import {
   ConnectionError,
   type Connector,
@@ -110,7 +111,7 @@ async function _handshake(
     }
     const body = await conn.request(
       "hello",
-      { protocols: [1], client: "lifcal" },
+      { protocols: [PROTOCOL_VERSION], client: `lifcal/${VERSION}` },
       { timeoutSeconds },
     );
     return { conn, hello: checkHello(body) };
