@@ -47,6 +47,7 @@ export * from "./calib/target.ts";
 export * from "./calib/refractory.ts";
 export * from "./calib/cadc.ts";
 export * from "./calib/calibrate.ts";
+export * from "./calib/errors.ts";
 export * from "./calib/refine.ts";
 export * from "./calib/leak_over_threshold.ts";
 export * from "./calib/result.ts";

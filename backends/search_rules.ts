@@ -29,6 +29,43 @@
 
 import { searchStartOffset } from "./rng.ts";
 
+/**
+ * calix's `ExcessiveNoiseError`: a NoisyBinarySearch whose noise amplitude
+ * exceeds its first increment, i.e. the range is too narrow for its random
+ * starts. A `RangeError`; a calibration adds the step that asked for it.
+ *
+ * @example
+ * ```ts
+ * import { ExcessiveNoiseError, planSearch } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ * assert.throws(() => planSearch({ name: "noisy-binary" }, 0, 10),
+ *   (e) => e instanceof ExcessiveNoiseError && e.noise === 5 && e.limit === 3);
+ * ```
+ */
+export class ExcessiveNoiseError extends RangeError {
+  /** The error's name. */
+  override name = "ExcessiveNoiseError";
+  /** The noise amplitude asked for. */
+  readonly noise: number;
+  /** The first increment it exceeds. */
+  readonly limit: number;
+  /** The calibration step, where one asked for the search. */
+  readonly step: string | undefined;
+
+  /**
+   * An excessive noise amplitude.
+   *
+   * @param message What is wrong, naming the range.
+   * @param details The amplitude, the limit and the step.
+   */
+  constructor(message: string, details: { noise: number; limit: number; step?: string }) {
+    super(message);
+    this.noise = details.noise;
+    this.limit = details.limit;
+    this.step = details.step;
+  }
+}
+
 /** A search algorithm and its settings, as calix's algorithm classes take them. */
 export type SearchAlgorithm =
   | { readonly name: "binary" }
@@ -150,8 +187,11 @@ export function planSearch(
       throw new RangeError(`Noise amplitude must be at least 1, got ${noise}`);
     }
     if (noise > increments[0]!) {
-      throw new RangeError(
-        `Excessive noise: amplitude ${noise} exceeds the first increment ${increments[0]!}`,
+      throw new ExcessiveNoiseError(
+        `Excessive noise: amplitude ${noise} exceeds the first increment ${increments[
+          0
+        ]!} of the range ${lower}..${upper}`,
+        { noise, limit: increments[0]! },
       );
     }
     increments.push(noise);

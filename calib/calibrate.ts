@@ -14,8 +14,14 @@ import { type CadcCalibResult, calibrateCadc } from "./cadc.ts";
 import { CalibContext, chipMedians, describeNeurons } from "./context.ts";
 import { refractorySettings } from "./refractory.ts";
 import { refinePotentials } from "./refine.ts";
-import { applyResult, type NeuronCalibResult, type ResultDigitalField } from "./result.ts";
+import {
+  applyResult,
+  type NeuronCalibResult,
+  RESULT_FORMAT,
+  type ResultDigitalField,
+} from "./result.ts";
 import { cacheKey, readCache, writeCache } from "./cache.ts";
+import { CalibNotSuccessful } from "./errors.ts";
 import { NEURON_CAPMEM_ROWS, type NeuronCapMemRow } from "../backends/config.ts";
 import {
   leakPotential,
@@ -42,6 +48,7 @@ import {
   resolveOptions,
   resolveTarget,
   targetToJson,
+  usesCoba,
 } from "./target.ts";
 import { verifyResults } from "./verify.ts";
 
@@ -64,12 +71,19 @@ export interface CalibrateExtras {
 interface _Work {
   readonly ctx: CalibContext;
   readonly target: ResolvedTarget;
+  readonly refractory: ReturnType<typeof refractorySettings>;
   readonly success: Uint8Array;
   readonly codes: Partial<Record<NeuronCapMemRow, Int32Array>>;
   readonly flags: Partial<Record<ResultDigitalField, Int32Array>>;
+  /** The step-3 synaptic time constants, written back in step 10. */
+  tauSyn: { exc: Int32Array; inh: Int32Array };
   dac: Int32Array;
   events: number[];
   pspTarget: number[];
+  /** The resting potential the synaptic references aim for (step 6). */
+  restTarget: Float64Array;
+  cadc: CadcCalibResult[] | undefined;
+  results: NeuronCalibResult[];
 }
 
 function _and(success: Uint8Array, step: Uint8Array): void {
@@ -188,10 +202,9 @@ async function _synapseDacBias(w: _Work): Promise<void> {
           ? Math.floor(rows[c]! * 0.8)
           : Math.max(Math.floor(rows[c]! * 1.1), rows[c]! + 1);
         if (rows[c]! < 1 || rows[c]! > 256) {
-          throw new Error(
-            `Synapse DAC bias calibration of chip ${
-              ctx.backend.chips[c]!.id
-            } found no usable number of synapse rows`,
+          throw new CalibNotSuccessful(
+            "no number of synapse rows gives a line drop between 30 and 40 CADC LSB",
+            { step: ctx.step, chipId: ctx.backend.chips[c]!.id },
           );
         }
         stillOpen.push(c);
@@ -200,10 +213,11 @@ async function _synapseDacBias(w: _Work): Promise<void> {
     open = stillOpen;
   }
   if (open.length > 0) {
-    throw new Error(
-      `Synapse DAC bias calibration found no usable number of synapse rows for chips ${
+    throw new CalibNotSuccessful(
+      `no number of synapse rows gives a line drop between 30 and 40 CADC LSB within 30 tries (chips ${
         open.map((c) => ctx.backend.chips[c]!.id).join(", ")
-      }`,
+      })`,
+      { step: ctx.step, chipId: ctx.backend.chips[open[0]!]!.id },
     );
   }
   const dac = new Int32Array(chips * 4);
@@ -271,10 +285,9 @@ async function _tauMemCadc(ctx: CalibContext, tau: number, amplitude = 50): Prom
       }
     }
     if (low.length > 0.05 * NEURONS) {
-      throw new Error(
-        `Chip ${
-          ctx.backend.chips[c]!.id
-        }: the reset target of the CADC τ_mem method is below 30 for ${low.length} neurons`,
+      throw new CalibNotSuccessful(
+        `the reset target of the CADC τ_mem method is below 30 for ${describeNeurons(low)}`,
+        { step: ctx.step, chipId: ctx.backend.chips[c]!.id, neurons: low },
       );
     }
     if (low.length > 0) {
@@ -318,9 +331,10 @@ async function _pspTarget(
         if (target[c]! < 60) continue;
         events[c] = Math.floor(0.8 * events[c]!);
         if (events[c]! < 1) {
-          throw new Error(
-            `Chip ${ctx.backend.chips[c]!.id}: PSP amplitudes stay above 60 with a single event`,
-          );
+          throw new CalibNotSuccessful("PSP amplitudes stay above 60 with a single event", {
+            step: ctx.step,
+            chipId: ctx.backend.chips[c]!.id,
+          });
         }
         next.push(c);
       }
@@ -328,7 +342,10 @@ async function _pspTarget(
     open = next;
   }
   if (open.length > 0) {
-    throw new Error("PSP amplitudes stay above 60 after 50 reductions of the event count");
+    throw new CalibNotSuccessful(
+      "PSP amplitudes stay above 60 after 50 reductions of the event count",
+      { step: ctx.step, chipId: ctx.backend.chips[open[0]!]!.id },
+    );
   }
   return { events, target };
 }
@@ -366,7 +383,7 @@ function _andChips(success: Uint8Array, step: Uint8Array, chips: readonly number
 }
 
 /** Steps 6–8: working point, synaptic strength and references. */
-async function _synapticInputs(w: _Work, tauSynCodes: { exc: Int32Array; inh: Int32Array }) {
+async function _synapticInputs(w: _Work): Promise<void> {
   const ctx = w.ctx;
   const chips = ctx.chips;
   // Step 6: a hagen-like working point.
@@ -389,6 +406,7 @@ async function _synapticInputs(w: _Work, tauSynCodes: { exc: Int32Array; inh: In
   const restTarget = Float64Array.from(
     await ctx.backend.measure({ kind: "resting-potential", reads: 8 }),
   );
+  w.restTarget = restTarget;
 
   // Step 7: synaptic strength.
   const synin = w.target.synin;
@@ -437,12 +455,16 @@ async function _synapticInputs(w: _Work, tauSynCodes: { exc: Int32Array; inh: In
   _and(w.success, refExc.success);
   w.codes.i_bias_synin_inh_shift = refInh.codes;
   w.codes.i_bias_synin_exc_shift = refExc.codes;
+}
 
-  // Step 10: undo the temporary 1.5 µs — the step-3 codes AND the step-3
-  // high-resistance flags (step 6's decision switched them off).
-  await ctx.backend.write({
-    i_bias_synin_exc_tau: tauSynCodes.exc,
-    i_bias_synin_inh_tau: tauSynCodes.inh,
+/**
+ * Step 10: undo the temporary 1.5 µs — the step-3 codes AND the step-3
+ * high-resistance flags (step 6's decision switched them off).
+ */
+async function _finalizeSynin(w: _Work): Promise<void> {
+  await w.ctx.backend.write({
+    i_bias_synin_exc_tau: w.tauSyn.exc,
+    i_bias_synin_inh_tau: w.tauSyn.inh,
     synin_exc_high_resistance: w.flags.synin_exc_high_resistance!,
     synin_inh_high_resistance: w.flags.synin_inh_high_resistance!,
   });
@@ -560,7 +582,12 @@ export async function calibrate(
     );
     cached = { keys, notes };
   }
-  const results = await _calibrate(backend, resolved, opts, refractory, calibrateCadcFirst, onStep);
+  const plan: StepPlan = {
+    cadc: calibrateCadcFirst,
+    coba: usesCoba(resolved.target),
+    refine: opts.refine ?? !usesCoba(resolved.target),
+  };
+  const results = await _calibrate(backend, resolved, opts, refractory, plan, onStep);
   if (cached) {
     for (const [c, r] of results.entries()) {
       await writeCache(cache!, cached.keys[c]!, r);
@@ -570,12 +597,207 @@ export async function calibrate(
   return results;
 }
 
+/** What decides which steps run. */
+export interface StepPlan {
+  /** The CADC is calibrated first. */
+  readonly cadc: boolean;
+  /** Some neuron uses COBA (a finite reversal). */
+  readonly coba: boolean;
+  /** The potentials are refined at the end. */
+  readonly refine: boolean;
+}
+
+/** One step of the neuron calibration, as progress reports and documentation name it. */
+export interface CalibStep {
+  /** The step's short name (progress lines, range-bound warnings). */
+  readonly name: string;
+  /** What calix calls the step (calix-behaviour §2), and lifcal's difference where there is one. */
+  readonly calix: string;
+  /** Whether the step runs (default: always). */
+  readonly when?: (plan: StepPlan) => boolean;
+}
+
+/** A step with its work: prelude → search(es) → postlude on every chip at once. */
+interface _Step extends CalibStep {
+  run(w: _Work): Promise<void>;
+}
+
+const _STEPS: readonly _Step[] = [
+  {
+    name: "CADC",
+    calix: "calix.spiking.calibrate: the CADC calibration first (calibrateCadc)",
+    when: (p) => p.cadc,
+    async run(w) {
+      w.cadc = await calibrateCadc(w.ctx.backend);
+    },
+  },
+  {
+    name: "configure",
+    calix: "steps 1–2: configure_chip, disable_synin_and_threshold",
+    async run(w) {
+      await _configureChip(w);
+      await _disableSyninAndThreshold(w);
+    },
+  },
+  {
+    name: "tau_syn",
+    calix: "step 3: ExcSynTimeConstantCalib, InhSynTimeConstantCalib (high-resistance decision)",
+    async run(w) {
+      const exc = await _tauSyn(w, "exc", w.target.tau_syn_exc);
+      const inh = await _tauSyn(w, "inh", w.target.tau_syn_inh);
+      _and(w.success, exc.success);
+      _and(w.success, inh.success);
+      w.codes.i_bias_synin_exc_tau = exc.codes;
+      w.codes.i_bias_synin_inh_tau = inh.codes;
+      w.flags.synin_exc_high_resistance = exc.hr;
+      w.flags.synin_inh_high_resistance = inh.hr;
+      w.tauSyn = { exc: exc.codes, inh: inh.codes };
+    },
+  },
+  {
+    name: "synapse DAC bias",
+    calix: "step 4: SynapseDACBiasCalib per quadrant",
+    run: (w) => _synapseDacBias(w),
+  },
+  {
+    name: "threshold",
+    calix: "step 5: ThresholdCalibCADC",
+    async run(w) {
+      w.codes.v_threshold = await _threshold(w.ctx, w.target.threshold);
+    },
+  },
+  {
+    name: "synaptic inputs",
+    calix:
+      "steps 6–8: a hagen working point, ExcSynBiasCalib/InhSynBiasCalib (reference inside every step), ExcSynReferenceCalib/InhSynReferenceCalib",
+    run: (w) => _synapticInputs(w),
+  },
+  {
+    name: "synaptic time constants",
+    calix: "step 10: finalize_synin_calib",
+    run: (w) => _finalizeSynin(w),
+  },
+  {
+    name: "tau_mem",
+    calix:
+      "steps 11–13: disable_synin_and_threshold, preliminary leak, MembraneTimeConstCalibOffset or MembraneTimeConstCalibReset",
+    async run(w) {
+      await _disableSyninAndThreshold(w);
+      await w.ctx.search(leakPotential(_tile(w.target.leak, w.ctx.chips)));
+      await _tauMem(w);
+    },
+  },
+  {
+    name: "reset",
+    calix: "step 14: ResetPotentialCalib (lifcal: the leak again first, docs/calibration.md)",
+    async run(w) {
+      const chips = w.ctx.chips;
+      // lifcal: the leak again before the reset. calix goes straight on (its
+      // hardware's reset clamp dominates the leak), but for short τ_mem the leak
+      // conductance rivals the clamp, the held reset potential lies between the
+      // reset and leak potentials, and the leak still sits where the τ_mem step
+      // left it (880 for the reset method).
+      await w.ctx.search(leakPotential(_tile(w.target.leak, chips)));
+      const reset = await w.ctx.search(resetPotential(_tile(w.target.reset, chips)));
+      _and(w.success, reset.success);
+      w.codes.v_reset = reset.codes;
+    },
+  },
+  {
+    name: "leak",
+    calix: "step 15: LeakPotentialCalib",
+    async run(w) {
+      const leak = await w.ctx.search(leakPotential(_tile(w.target.leak, w.ctx.chips)));
+      _and(w.success, leak.success);
+      w.codes.v_leak = leak.codes;
+    },
+  },
+  {
+    name: "verification",
+    calix: "lifcal: the result, and a measurement of every parameter (calix's hardware tests)",
+    async run(w) {
+      w.results = await _results(w);
+      await verifyResults(w.ctx.backend, w.results);
+    },
+  },
+  {
+    name: "CADC (again)",
+    calix: "calix.spiking.calibrate: the CADC calibration again before refine_potentials",
+    when: (p) => p.refine,
+    async run(w) {
+      const again = await calibrateCadc(w.ctx.backend);
+      w.results.forEach((r, c) => (r.cadc = again[c]!));
+    },
+  },
+  {
+    name: "refine potentials",
+    calix: "refine_potentials",
+    when: (p) => p.refine,
+    async run(w) {
+      await refinePotentials(w.ctx.backend, w.results, targetToJson(w.target));
+    },
+  },
+];
+
+/**
+ * Every step of {@linkcode calibrate}, in calix's order, with calix's name
+ * for it and the condition under which it runs.
+ *
+ * @example
+ * ```ts
+ * import { CALIBRATION_STEPS } from "./calibrate.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(CALIBRATION_STEPS[0]!.name, "CADC");
+ * assert.match(CALIBRATION_STEPS.find((s) => s.name === "threshold")!.calix, /ThresholdCalibCADC/);
+ * ```
+ */
+export const CALIBRATION_STEPS: readonly CalibStep[] = _STEPS.map(({ name, calix, when }) =>
+  when ? { name, calix, when } : { name, calix }
+);
+
+/**
+ * The names of the steps a calibration runs, in order: what `onStep`
+ * reports.
+ *
+ * @example
+ * ```ts
+ * import { calibrationSteps } from "./calibrate.ts";
+ * import assert from "node:assert/strict";
+ * const steps = calibrationSteps({ cadc: true, coba: false, refine: true });
+ * assert.equal(steps.at(-1), "refine potentials");
+ * assert.ok(!steps.includes("COBA"));
+ * ```
+ */
+export function calibrationSteps(plan: StepPlan): string[] {
+  return _STEPS.filter((s) => !s.when || s.when(plan)).map((s) => s.name);
+}
+
+/**
+ * The plan of a calibration: which optional steps it runs.
+ *
+ * @example
+ * ```ts
+ * import { stepPlan } from "./calibrate.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(stepPlan({}), { cadc: true, coba: false, refine: true });
+ * assert.equal(stepPlan({ e_coba_reversal: [300, null] }).refine, false);
+ * ```
+ */
+export function stepPlan(
+  target?: NeuronCalibTarget,
+  options?: NeuronCalibOptions & CalibrateExtras,
+): StepPlan {
+  const coba = usesCoba(resolveTarget(target).target);
+  const { calibrate_cadc: cadc = true, onStep: _onStep, cache: _cache, ...calix } = options ?? {};
+  return { cadc, coba, refine: resolveOptions(calix).refine ?? !coba };
+}
+
 async function _calibrate(
   backend: Backend,
   resolved: ReturnType<typeof resolveTarget>,
   opts: ResolvedOptions,
   refractory: ReturnType<typeof refractorySettings>,
-  calibrateCadcFirst: boolean,
+  plan: StepPlan,
   onStep: CalibrateExtras["onStep"],
 ): Promise<NeuronCalibResult[]> {
   const ctx = new CalibContext(backend, opts, "calibrate");
@@ -583,65 +805,37 @@ async function _calibrate(
   for (let c = 0; c < chips; c++) {
     for (const m of [...resolved.warnings, ...refractory.warnings]) ctx.warn(c, m);
   }
-  const step = async (name: string) => await onStep?.(name);
   const w: _Work = {
     ctx,
     target: resolved.target,
+    refractory,
     success: new Uint8Array(chips * NEURONS).fill(1),
     codes: {},
     flags: {},
+    tauSyn: { exc: new Int32Array(0), inh: new Int32Array(0) },
     dac: new Int32Array(chips * 4),
     events: [],
     pspTarget: [],
+    restTarget: new Float64Array(0),
+    cadc: undefined,
+    results: [],
   };
-
-  let cadc: CadcCalibResult[] | undefined;
-  if (calibrateCadcFirst) {
-    await step("CADC");
-    cadc = await calibrateCadc(backend);
+  for (const step of _STEPS) {
+    if (step.when && !step.when(plan)) continue;
+    ctx.step = step.name;
+    await onStep?.(step.name);
+    await step.run(w);
   }
-  await step("configure");
-  await _configureChip(w);
-  await _disableSyninAndThreshold(w);
+  return w.results;
+}
 
-  await step("tau_syn");
-  const excTau = await _tauSyn(w, "exc", resolved.target.tau_syn_exc);
-  const inhTau = await _tauSyn(w, "inh", resolved.target.tau_syn_inh);
-  _and(w.success, excTau.success);
-  _and(w.success, inhTau.success);
-  w.codes.i_bias_synin_exc_tau = excTau.codes;
-  w.codes.i_bias_synin_inh_tau = inhTau.codes;
-  w.flags.synin_exc_high_resistance = excTau.hr;
-  w.flags.synin_inh_high_resistance = inhTau.hr;
-
-  await step("synapse DAC bias");
-  await _synapseDacBias(w);
-  await step("threshold");
-  w.codes.v_threshold = await _threshold(ctx, resolved.target.threshold);
-  await step("synaptic inputs");
-  await _synapticInputs(w, { exc: excTau.codes, inh: inhTau.codes });
-
-  await step("tau_mem");
-  await _disableSyninAndThreshold(w);
-  await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
-  await _tauMem(w);
-  await step("reset");
-  // lifcal: the leak again before the reset. calix goes straight on (its
-  // hardware's reset clamp dominates the leak), but for short τ_mem the leak
-  // conductance rivals the clamp, the held reset potential lies between the
-  // reset and leak potentials, and the leak still sits where the τ_mem step
-  // left it (880 for the reset method).
-  await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
-  const reset = await ctx.search(resetPotential(_tile(resolved.target.reset, chips)));
-  _and(w.success, reset.success);
-  w.codes.v_reset = reset.codes;
-  await step("leak");
-  const leak = await ctx.search(leakPotential(_tile(resolved.target.leak, chips)));
-  _and(w.success, leak.success);
-  w.codes.v_leak = leak.codes;
-
+/** The results of every chip from the work so far (before the verification). */
+async function _results(w: _Work): Promise<NeuronCalibResult[]> {
+  const { ctx, target, refractory } = w;
+  const backend = ctx.backend;
   const finalConfig = await backend.config();
-  const results: NeuronCalibResult[] = backend.chips.map((chip, c) => {
+  const opts = ctx.options;
+  return backend.chips.map((chip, c) => {
     const capmem = {} as Record<NeuronCapMemRow, number[]>;
     for (const row of NEURON_CAPMEM_ROWS) {
       const codes = w.codes[row];
@@ -653,12 +847,12 @@ async function _calibrate(
     if (failed.length > 0) ctx.warn(c, `Calibration failed for ${describeNeurons(failed)}`);
     return {
       kind: "neuron" as const,
-      format: 1,
+      format: RESULT_FORMAT,
       lifcal_version: VERSION,
       chipId: chip.id,
       capmem,
       neuron: {
-        membrane_capacitance: Array.from(resolved.target.membrane_capacitance),
+        membrane_capacitance: Array.from(target.membrane_capacitance),
         leak_division: _chipRows(w.flags.leak_division!, c),
         leak_multiplication: _chipRows(w.flags.leak_multiplication!, c),
         synin_exc_enable: new Array(NEURONS).fill(1),
@@ -677,24 +871,14 @@ async function _calibrate(
       },
       quadrant: { syn_i_bias_dac: Array.from(w.dac.subarray(c * 4, c * 4 + 4)) },
       synin: { events: w.events[c]!, psp_target: w.pspTarget[c]! },
-      ...(cadc ? { cadc: cadc[c]! } : {}),
+      ...(w.cadc ? { cadc: w.cadc[c]! } : {}),
       success,
-      target: targetToJson(resolved.target),
+      target: targetToJson(target),
       options: optionsToJson(opts),
       warnings: ctx.warnings[c]!,
       verification: _emptyVerification(),
     };
   });
-  await step("verification");
-  await verifyResults(backend, results);
-  if (opts.refine) {
-    await step("CADC (again)");
-    const again = await calibrateCadc(backend);
-    results.forEach((r, c) => (r.cadc = again[c]!));
-    await step("refine potentials");
-    await refinePotentials(backend, results, targetToJson(resolved.target));
-  }
-  return results;
 }
 
 function _emptyVerification(): NeuronCalibResult["verification"] {

@@ -9,10 +9,10 @@
  */
 
 import type { Backend, ChipSelection, SearchResult, SearchSpec } from "../backends/backend.ts";
-import { type ConfigPatch, NEURON_CAPMEM_ROWS } from "../backends/config.ts";
+import { type ConfigPatch, FIELDS, NEURON_CAPMEM_ROWS } from "../backends/config.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { hash4, toUniform } from "../backends/rng.ts";
-import type { SearchAlgorithm } from "../backends/search_rules.ts";
+import { ExcessiveNoiseError, planSearch, type SearchAlgorithm } from "../backends/search_rules.ts";
 import type { StepSpec } from "./steps.ts";
 import type { ResolvedOptions } from "./target.ts";
 
@@ -63,6 +63,8 @@ export class CalibContext {
   readonly options: ResolvedOptions;
   /** Warnings per chip, in the order they arose. */
   readonly warnings: string[][];
+  /** The step running now (it names the step in range-bound warnings). */
+  step = "";
   readonly #noiseCounters: Uint32Array;
   readonly #phase: number;
 
@@ -83,6 +85,9 @@ export class CalibContext {
     this.backend = backend;
     this.options = options;
     this.#phase = _PHASES[phase];
+    if (phase !== "calibrate") {
+      this.step = phase === "refine" ? "refine potentials" : "leak over threshold";
+    }
     this.warnings = backend.chips.map(() => []);
     this.#noiseCounters = new Uint32Array(backend.chips.length);
   }
@@ -157,8 +162,44 @@ export class CalibContext {
    * assert.equal(r.codes.length, 512);
    * ```
    */
-  search(spec: StepSpec): Promise<SearchResult> {
-    return this.backend.search(this.complete(spec));
+  async search(spec: StepSpec): Promise<SearchResult> {
+    const full = this.complete(spec);
+    _checkNoise(full, this.step);
+    const result = await this.backend.search(full);
+    this.#warnBounds(full, result);
+    return result;
+  }
+
+  /**
+   * calix's warning when a search ends on a range bound (`Calib.run`): per
+   * chip, which step, which field, how many elements at which bound.
+   */
+  #warnBounds(spec: SearchSpec, result: SearchResult): void {
+    const field = FIELDS[spec.field];
+    const [lower, upper] = spec.range ?? [field.min, field.max];
+    const size = result.codes.length / this.chips;
+    const what = field.scope === "channel" ? "channel" : field.scope;
+    const chips = spec.chips ?? Array.from({ length: this.chips }, (_, c) => c);
+    for (const c of chips) {
+      const low: number[] = [];
+      const high: number[] = [];
+      for (let i = 0; i < size; i++) {
+        const code = result.codes[c * size + i]!;
+        if (code <= lower) low.push(i);
+        else if (code >= upper) high.push(i);
+      }
+      if (low.length + high.length === 0) continue;
+      const parts = [
+        ...(low.length > 0 ? [`${_describe(what, low)} at the lower bound ${lower}`] : []),
+        ...(high.length > 0 ? [`${_describe(what, high)} at the upper bound ${upper}`] : []),
+      ];
+      this.warn(
+        c,
+        `${this.step ? `${this.step}: ` : ""}${spec.field} ended on a range bound for ${
+          low.length + high.length
+        } ${what}${low.length + high.length === 1 ? "" : "s"}: ${parts.join("; ")}`,
+      );
+    }
   }
 
   /**
@@ -203,6 +244,33 @@ export class CalibContext {
 }
 
 const _CAPMEM_ROWS: ReadonlySet<string> = new Set<string>(NEURON_CAPMEM_ROWS);
+
+function _describe(what: string, indices: readonly number[]): string {
+  const shown = indices.slice(0, 10).join(", ");
+  return `${what}${indices.length === 1 ? "" : "s"} ${shown}${
+    indices.length > 10 ? `, … (${indices.length} in all)` : ""
+  }`;
+}
+
+/** Plans every search of a spec, so that an excessive noise names its step before anything runs. */
+function _checkNoise(spec: SearchSpec, step: string): void {
+  const field = FIELDS[spec.field];
+  if (!field) return;
+  const [lower, upper] = spec.range ?? [field.min, field.max];
+  try {
+    planSearch(spec.algorithm, lower, upper);
+  } catch (e) {
+    if (e instanceof ExcessiveNoiseError) {
+      throw new ExcessiveNoiseError(`${step ? `${step}: ` : ""}${spec.field}: ${e.message}`, {
+        noise: e.noise,
+        limit: e.limit,
+        step,
+      });
+    }
+    throw e;
+  }
+  for (const sub of spec.before ?? []) _checkNoise(sub, step);
+}
 
 function _isCapMemRow(field: string): boolean {
   return _CAPMEM_ROWS.has(field);

@@ -83,6 +83,40 @@ export type SyninGmValue =
   | { readonly exc: PerNeuronValue; readonly inh: PerNeuronValue };
 
 /**
+ * One COBA potential per input (CADC LSB): one value for every neuron, or
+ * 512; `null` is calix's None (see {@linkcode CobaValue}).
+ *
+ * @example
+ * ```ts
+ * import type { CobaInputValue } from "./target.ts";
+ * const all: CobaInputValue = 300;
+ * const some: CobaInputValue = Array.from({ length: 512 }, (_, n) => (n < 490 ? 300 : null));
+ * ```
+ */
+export type CobaInputValue = number | null | readonly (number | null)[];
+
+/**
+ * calix's `e_coba_reversal` / `e_coba_reference` (CADC LSB): `null` (calix's
+ * default: every entry None), a pair `[exc, inh]` of
+ * {@linkcode CobaInputValue}s, or calix's own shape, 512 pairs
+ * `[exc, inh]`. A reversal of `null` means CUBA for that neuron and input; a
+ * reference of `null` becomes the mean of the neuron's leak and threshold
+ * targets wherever any neuron uses COBA. (JSON has no Infinity: `null` is
+ * also how results store calix's ±inf.)
+ *
+ * @example calix's hardware test: reversal exc 300 / inh 30, reference exc 150
+ * ```ts
+ * import type { CobaValue } from "./target.ts";
+ * const reversal: CobaValue = [300, 30];
+ * const reference: CobaValue = [150, null];
+ * ```
+ */
+export type CobaValue =
+  | null
+  | readonly [CobaInputValue, CobaInputValue]
+  | readonly (readonly [number | null, number | null])[];
+
+/**
  * The user-facing neuron calibration target (calix's `NeuronCalibTarget`).
  * Every field is optional and defaults to calix's value. CADC targets are in
  * CADC LSB, times carry units, biases are CapMem codes.
@@ -118,6 +152,10 @@ export interface NeuronCalibTarget {
   holdoff_time?: TimesValue | undefined;
   /** Synapse DAC bias (CapMem code, calibrated per quadrant); default 600; standard range 30..1022; limits 0..1022. */
   synapse_dac_bias?: number | undefined;
+  /** COBA reversal potentials (see {@linkcode CobaValue}); default `null`: CUBA everywhere. */
+  e_coba_reversal?: CobaValue | undefined;
+  /** COBA reference potentials (see {@linkcode CobaValue}); default `null`; standard range 60..160; limits 60..165. */
+  e_coba_reference?: CobaValue | undefined;
 }
 
 /**
@@ -129,7 +167,7 @@ export interface NeuronCalibTarget {
  * import { resolveOptions, type NeuronCalibOptions } from "./target.ts";
  * import assert from "node:assert/strict";
  * const o: NeuronCalibOptions = { readout_neuron: 17, algorithm: "binary" };
- * assert.equal(resolveOptions(o).refine, true);
+ * assert.equal(resolveOptions(o).refine, null);
  * ```
  */
 export interface NeuronCalibOptions {
@@ -137,10 +175,19 @@ export interface NeuronCalibOptions {
   readout_neuron?: number | null | undefined;
   /** Search algorithm: calix's `"noisy-binary"` (default) or plain `"binary"`. */
   algorithm?: "noisy-binary" | "binary" | undefined;
-  /** Seed (integer 0..2³²−1) of calix's ±5 CapMem write noise and of the noisy search's start points, combined with each chip's key; default 0. */
+  /**
+   * Seed (integer 0..2³²−1) of calix's ±5 noise on scalar CapMem writes,
+   * combined with each chip's key; default 0. (The noisy search's start
+   * points are keyed by the chip's key and its operation counter, like
+   * every draw of a backend, so they do not depend on it.)
+   */
   noise_seed?: number | undefined;
-  /** Whether to refine the potentials at the end (calix's `refine_potentials`); default true. */
-  refine?: boolean | undefined;
+  /**
+   * Whether to refine the potentials at the end (calix's `refine_potentials`):
+   * `true`, `false`, or `null` (the default, calix's None): refine unless a
+   * neuron uses COBA.
+   */
+  refine?: boolean | null | undefined;
 }
 
 /**
@@ -182,6 +229,17 @@ export interface ResolvedTarget {
   readonly holdoff_time: Float64Array;
   /** Synapse DAC bias (CapMem code). */
   readonly synapse_dac_bias: number;
+  /**
+   * COBA per neuron and input (CADC LSB): reversals (+Infinity for a CUBA
+   * excitatory input, −Infinity for a CUBA inhibitory one) and references
+   * (NaN where none is given and no neuron uses COBA).
+   */
+  readonly coba: {
+    readonly reversal_exc: Float64Array;
+    readonly reversal_inh: Float64Array;
+    readonly reference_exc: Float64Array;
+    readonly reference_inh: Float64Array;
+  };
 }
 
 /**
@@ -200,10 +258,10 @@ export interface ResolvedOptions {
   readonly readout_neuron: number | null;
   /** Search algorithm. */
   readonly algorithm: "noisy-binary" | "binary";
-  /** Seed of the write noise and the search start points. */
+  /** Seed of the write noise (not of the search start points, which the backend keys). */
   readonly noise_seed: number;
-  /** Whether potentials are refined at the end. */
-  readonly refine: boolean;
+  /** Whether potentials are refined at the end; `null`: unless a neuron uses COBA (calix's None). */
+  readonly refine: boolean | null;
 }
 
 /**
@@ -259,6 +317,13 @@ const _times = z.union([
   _ro(z.strictObject({ value: z.union([_numberArray, _float64]), unit: _timeUnit })),
 ]);
 const _codes = z.union([_numberArray, _int32]);
+const _cobaEntry = z.union([z.number(), z.null()]);
+const _cobaInputSchema = z.union([z.number(), z.null(), _ro(z.array(_cobaEntry))]);
+const _coba = z.union([
+  z.null(),
+  _ro(z.tuple([_cobaInputSchema, _cobaInputSchema])),
+  _ro(z.array(_ro(z.tuple([_cobaEntry, _cobaEntry])))),
+]).default(null);
 
 const _targetSchema = z.strictObject({
   leak: _perNeuron.default(80),
@@ -278,13 +343,15 @@ const _targetSchema = z.strictObject({
   refractory_time: _times.default("2 us"),
   holdoff_time: _times.default("0 us"),
   synapse_dac_bias: z.number().default(600),
+  e_coba_reversal: _coba,
+  e_coba_reference: _coba,
 });
 
 const _optionsSchema = z.strictObject({
   readout_neuron: z.number().nullable().default(null),
   algorithm: z.enum(["noisy-binary", "binary"]).default("noisy-binary"),
   noise_seed: z.number().default(0),
-  refine: z.boolean().default(true),
+  refine: z.boolean().nullable().default(null),
 });
 
 type _Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -336,6 +403,7 @@ const _HARD = {
   tau_syn: { lo: 0.1e-6, hi: 100e-6, text: "0.1..100 µs" },
   capacitance: { lo: 0, hi: 63, text: "0..63" },
   capmem: { lo: 0, hi: 1022, text: "0..1022" },
+  coba_reference: { lo: 60, hi: 165, text: "60..165" },
 } as const satisfies Record<string, _Range>;
 
 const _STANDARD = {
@@ -347,6 +415,7 @@ const _STANDARD = {
   refractory: { lo: 40e-9, hi: 32e-6, text: "40 ns..32 µs" },
   holdoff: { lo: 0, hi: 4e-6, text: "0..4 µs" },
   dac: { lo: 30, hi: 1022, text: "30..1022" },
+  coba_reference: { lo: 60, hi: 160, text: "60..160" },
 } as const satisfies Record<string, _Range>;
 
 const _SHAPES: Readonly<Record<string, string>> = {
@@ -364,7 +433,10 @@ const _SHAPES: Readonly<Record<string, string>> = {
   readout_neuron: "a neuron index 0..511 or null",
   algorithm: '"noisy-binary" or "binary"',
   noise_seed: "an integer 0..4294967295",
-  refine: "a boolean",
+  refine: "a boolean or null",
+  e_coba_reversal: "null, a pair [exc, inh] (each a CADC value, null, or 512 of them) or 512 pairs",
+  e_coba_reference:
+    "null, a pair [exc, inh] (each a CADC value, null, or 512 of them) or 512 pairs",
 };
 
 const _TIME_FIELDS = new Set(["tau_mem", "tau_syn", "refractory_time", "holdoff_time"]);
@@ -416,6 +488,7 @@ export function resolveTarget(
   const refractory = _perNeuronTimes(data.refractory_time, "refractory_time");
   const holdoff = _perNeuronTimes(data.holdoff_time, "holdoff_time");
   const dacBias = data.synapse_dac_bias;
+  const coba = _cobaTarget(data.e_coba_reversal, data.e_coba_reference, leak, threshold, warnings);
 
   _hard(leak, "leak", _HARD.cadc, false, _plain);
   _hard(reset, "reset", _HARD.cadc, false, _plain);
@@ -470,9 +543,71 @@ export function resolveTarget(
       refractory_time: refractory,
       holdoff_time: holdoff,
       synapse_dac_bias: dacBias,
+      coba,
     },
     warnings,
   };
+}
+
+/**
+ * Whether any neuron of a target uses COBA for either input (a finite
+ * reversal): calix's condition for step 9 and for skipping the refinement by
+ * default.
+ *
+ * @example
+ * ```ts
+ * import { resolveTarget, usesCoba } from "./target.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(usesCoba(resolveTarget().target), false);
+ * assert.equal(usesCoba(resolveTarget({ e_coba_reversal: [300, null] }).target), true);
+ * ```
+ */
+export function usesCoba(target: ResolvedTarget): boolean {
+  const { reversal_exc, reversal_inh } = target.coba;
+  return reversal_exc.some(Number.isFinite) || reversal_inh.some(Number.isFinite);
+}
+
+/** calix's COBA working-point constants (`COBABiasCalib`). */
+export const COBA_LIMITS = {
+  /** Lowest leak target of the COBA steps (CADC LSB). */
+  minLeak: 60,
+  /** Highest leak target of the COBA steps (CADC LSB). */
+  maxLeak: 165,
+  /** Amplitudes are measured with at most this median (CADC LSB). */
+  reliableAmplitude: 30,
+  /** A reached leak further than this from its aim forces the bias down (CADC LSB). */
+  allowedDeviation: 15,
+} as const;
+
+/**
+ * calix's working point near the reversal of one COBA neuron and input:
+ * `e_ref + 0.8·(e_rev − e_ref)` clipped to 60..165, or, where that lies
+ * less than 60 from the reference ("too little separation"), 60 on the
+ * other side of the reference. `undefined` where even that leaves 60..165
+ * (calix's "Insufficient range" ValueError).
+ *
+ * @example calix's hardware test: excitatory 150 → 300 is measured on the other side
+ * ```ts
+ * import { cobaWorkingPoint } from "./target.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(cobaWorkingPoint(150, 300, 1), { leak: 90, flipped: true });
+ * assert.deepEqual(cobaWorkingPoint(100, 400, 1), { leak: 165, flipped: false });
+ * assert.equal(cobaWorkingPoint(100, 120, 1), undefined);
+ * ```
+ */
+export function cobaWorkingPoint(
+  reference: number,
+  reversal: number,
+  sign: 1 | -1,
+): { leak: number; flipped: boolean } | undefined {
+  const { minLeak, maxLeak, reliableAmplitude } = COBA_LIMITS;
+  let leak = Math.min(maxLeak, Math.max(minLeak, reference + 0.8 * (reversal - reference)));
+  let flipped = false;
+  if (Math.abs(reference - leak) < 2 * reliableAmplitude) {
+    leak = reference - 2 * reliableAmplitude * sign;
+    flipped = true;
+  }
+  return leak >= minLeak && leak <= maxLeak ? { leak, flipped } : undefined;
 }
 
 /**
@@ -490,7 +625,7 @@ export function resolveTarget(
  *   readout_neuron: null,
  *   algorithm: "noisy-binary",
  *   noise_seed: 0,
- *   refine: true,
+ *   refine: null,
  * });
  * assert.throws(() => resolveOptions({ algorithm: "bogus" as "binary" }), RangeError);
  * ```
@@ -550,6 +685,8 @@ export function targetToJson(t: ResolvedTarget): NeuronCalibTarget {
     refractory_time: formatTimes(t.refractory_time),
     holdoff_time: formatTimes(t.holdoff_time),
     synapse_dac_bias: t.synapse_dac_bias,
+    e_coba_reversal: _cobaToJson(t.coba.reversal_exc, t.coba.reversal_inh),
+    e_coba_reference: _cobaToJson(t.coba.reference_exc, t.coba.reference_inh),
   };
 }
 
@@ -811,4 +948,134 @@ function _equalArrays(a: Float64Array, b: Float64Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
   return true;
+}
+
+function _cobaInput(value: CobaInputValue, field: string): Float64Array {
+  if (value === null) return new Float64Array(NEURONS).fill(NaN);
+  if (typeof value === "number") return new Float64Array(NEURONS).fill(value);
+  if (value.length !== NEURONS) {
+    throw _lengthError(field, value.length, `1 or ${NEURONS} (one per neuron, null allowed)`);
+  }
+  return Float64Array.from(value, (v) => (v === null ? NaN : v));
+}
+
+/** A COBA value as two per-neuron arrays, NaN for null. */
+function _cobaPair(value: CobaValue, field: string): [Float64Array, Float64Array] {
+  if (value === null) {
+    return [new Float64Array(NEURONS).fill(NaN), new Float64Array(NEURONS).fill(NaN)];
+  }
+  if (value.length === 2) {
+    const [exc, inh] = value as readonly [CobaInputValue, CobaInputValue];
+    return [
+      _cobaInput(exc, `${field}[0] (excitatory)`),
+      _cobaInput(inh, `${field}[1] (inhibitory)`),
+    ];
+  }
+  if (value.length !== NEURONS) {
+    throw _lengthError(field, value.length, `2 ([exc, inh]) or ${NEURONS} pairs (one per neuron)`);
+  }
+  const pairs = value as readonly (readonly [number | null, number | null])[];
+  return [
+    Float64Array.from(pairs, (p) => (p[0] === null ? NaN : p[0])),
+    Float64Array.from(pairs, (p) => (p[1] === null ? NaN : p[1])),
+  ];
+}
+
+function _indices(n: number, keep: (i: number) => boolean): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (keep(i)) out.push(i);
+  return out;
+}
+
+/** calix's COBA target: reversals (±inf for None), references (defaults and checks). */
+function _cobaTarget(
+  reversalValue: CobaValue,
+  referenceValue: CobaValue,
+  leak: Float64Array,
+  threshold: Float64Array,
+  warnings: string[],
+): ResolvedTarget["coba"] {
+  const [revExc, revInh] = _cobaPair(reversalValue, "e_coba_reversal");
+  const [refExc, refInh] = _cobaPair(referenceValue, "e_coba_reference");
+  const any = revExc.some((v) => !Number.isNaN(v)) || revInh.some((v) => !Number.isNaN(v));
+  const inputs = [
+    { name: "excitatory", sign: 1 as const, rev: revExc, ref: refExc, none: Infinity },
+    { name: "inhibitory", sign: -1 as const, rev: revInh, ref: refInh, none: -Infinity },
+  ];
+  for (const { name, sign, rev, ref, none } of inputs) {
+    const given = _indices(NEURONS, (n) => !Number.isNaN(ref[n]!));
+    _hard(
+      given.map((n) => ref[n]!),
+      `e_coba_reference (${name})`,
+      _HARD.coba_reference,
+      false,
+      _plain,
+    );
+    if (any) {
+      for (let n = 0; n < NEURONS; n++) {
+        if (Number.isNaN(ref[n]!)) ref[n] = (leak[n]! + threshold[n]!) / 2;
+      }
+    }
+    const coba = _indices(NEURONS, (n) => !Number.isNaN(rev[n]!));
+    const badDefault = coba.filter((n) => !(ref[n]! >= 60 && ref[n]! <= 165));
+    if (badDefault.length > 0) {
+      const first = badDefault[0]!;
+      throw new RangeError(
+        `e_coba_reference (${name}) of ${
+          _who(badDefault)
+        } must lie in ${_HARD.coba_reference.text}; neuron ${first} has ${
+          ref[first]
+        } (the mean of its leak and threshold targets)`,
+      );
+    }
+    const wrongSide = coba.filter((n) => !((rev[n]! - ref[n]!) * sign > 0));
+    if (wrongSide.length > 0) {
+      const first = wrongSide[0]!;
+      throw new RangeError(
+        `e_coba_reversal (${name}) of ${_who(wrongSide)} must lie ${
+          sign > 0 ? "above" : "below"
+        } its reference: the modulation can only move the reversal that way; neuron ${first} has reversal ${
+          rev[first]
+        } and reference ${ref[first]}`,
+      );
+    }
+    const infeasible = coba.filter((n) => !cobaWorkingPoint(ref[n]!, rev[n]!, sign));
+    if (infeasible.length > 0) {
+      const first = infeasible[0]!;
+      throw new RangeError(
+        `Insufficient range for COBA reference and reversal potential (${name}) of ${
+          _who(infeasible)
+        }: no leak target in 60..165 lies 60 or more from the reference; neuron ${first} has reference ${
+          ref[first]
+        } and reversal ${rev[first]}`,
+      );
+    }
+    if (any) {
+      _warn(
+        warnings,
+        ref.filter((_, n) => !Number.isNaN(rev[n]!)),
+        `e_coba_reference (${name})`,
+        _STANDARD.coba_reference,
+      );
+    }
+    for (let n = 0; n < NEURONS; n++) if (Number.isNaN(rev[n]!)) rev[n] = none;
+  }
+  return {
+    reversal_exc: revExc,
+    reversal_inh: revInh,
+    reference_exc: refExc,
+    reference_inh: refInh,
+  };
+}
+
+/** One input's values for JSON: ±Infinity and NaN become null; uniform arrays collapse. */
+function _cobaInputJson(values: Float64Array): CobaInputValue {
+  const out = Array.from(values, (v) => (Number.isFinite(v) ? v : null));
+  return out.every((v) => v === out[0]) ? out[0]! : out;
+}
+
+function _cobaToJson(exc: Float64Array, inh: Float64Array): CobaValue {
+  const e = _cobaInputJson(exc);
+  const i = _cobaInputJson(inh);
+  return e === null && i === null ? null : [e, i];
 }

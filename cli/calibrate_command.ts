@@ -14,9 +14,11 @@ import {
   type Backend,
   calibrate,
   calibrateLeakOverThreshold,
+  calibrationSteps,
   type NeuronCalibResult,
   parseRate,
   resultToJson,
+  stepPlan,
   VERSION,
 } from "../mod.ts";
 import type { Assignment } from "./args.ts";
@@ -149,19 +151,10 @@ function _mismatch(
   return undefined;
 }
 
-function _steps(refine: boolean, rate: number | undefined): string[] {
+/** The steps of a run as progress shows them: the calibration's own, then the CLI's. */
+function _steps(input: TargetInput, rate: number | undefined): string[] {
   return [
-    "CADC",
-    "configure",
-    "tau_syn",
-    "synapse DAC bias",
-    "threshold",
-    "synaptic inputs",
-    "tau_mem",
-    "reset",
-    "leak",
-    "verification",
-    ...(refine ? ["CADC (again)", "refine potentials"] : []),
+    ...calibrationSteps(stepPlan(input.canonicalTarget, input.canonicalOptions)),
     "median-code reference",
     ...(rate !== undefined ? ["leak over threshold"] : []),
   ];
@@ -295,7 +288,7 @@ export async function calibrateCommand(
   }
   progress.begin(
     plan.mine.length,
-    _steps(plan.input.canonicalOptions.refine !== false, plan.rate),
+    _steps(plan.input, plan.rate),
     plan.mine.filter((id) => plan.skipped.has(id)),
   );
   const finished = new Map(plan.skipped);

@@ -463,7 +463,7 @@ Deno.test("values outside calix's standard ranges only warn", () => {
 // options
 
 Deno.test("resolveOptions fills in the defaults", () => {
-  const expected = { readout_neuron: null, algorithm: "noisy-binary", noise_seed: 0, refine: true };
+  const expected = { readout_neuron: null, algorithm: "noisy-binary", noise_seed: 0, refine: null };
   assert.deepEqual(resolveOptions(), expected);
   assert.deepEqual(resolveOptions({}), expected);
   assert.deepEqual(
@@ -476,6 +476,9 @@ Deno.test("resolveOptions fills in the defaults", () => {
     { readout_neuron: 511, algorithm: "binary", noise_seed: 2 ** 32 - 1, refine: false },
   );
   assert.equal(resolveOptions({ readout_neuron: null }).readout_neuron, null);
+  // calix's tri-state: null (None) means "refine unless a neuron uses COBA".
+  assert.equal(resolveOptions({ refine: null }).refine, null);
+  assert.equal(resolveOptions({ refine: true }).refine, true);
 });
 
 Deno.test("resolveOptions: wrong types are TypeErrors, values out of range or set are RangeErrors", () => {
@@ -497,7 +500,10 @@ Deno.test("resolveOptions: wrong types are TypeErrors, values out of range or se
   assert.throws(() => resolveOptions({ noise_seed: -1 }), /noise_seed/);
   assert.throws(() => resolveOptions({ noise_seed: 2 ** 32 }), RangeError);
   assert.throws(() => resolveOptions({ noise_seed: 0.5 }), RangeError);
-  assert.throws(() => resolveOptions(options('{"refine": "yes"}')), /refine must be a boolean/);
+  assert.throws(
+    () => resolveOptions(options('{"refine": "yes"}')),
+    /refine must be a boolean or null/,
+  );
   assert.throws(() => resolveOptions(options('{"seed": 1}')), /Unknown options field "seed"/);
   assert.throws(() => resolveOptions(options("3")), TypeError);
 });
@@ -515,7 +521,7 @@ Deno.test("options survive optionsToJson and JSON exactly", () => {
     readout_neuron: null,
     algorithm: "noisy-binary",
     noise_seed: 0,
-    refine: true,
+    refine: null,
   });
 });
 
@@ -541,6 +547,8 @@ Deno.test("targetToJson collapses uniform values and round-trips the defaults", 
     refractory_time: "2 us",
     holdoff_time: "0 us",
     synapse_dac_bias: 600,
+    e_coba_reversal: null,
+    e_coba_reference: null,
   });
   assertRoundTrips(t);
   assertRoundTrips(resolveTarget({ tau_syn: ["5 us", "8 us"], i_synin_gm: [400, 600] }).target);
