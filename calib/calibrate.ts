@@ -11,7 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { VERSION } from "../version.ts";
 import { type CadcCalibResult, calibrateCadc } from "./cadc.ts";
-import { CalibContext, chipMedians, describeNeurons } from "./context.ts";
+import { CalibContext, describeNeurons } from "./context.ts";
 import { refractorySettings } from "./refractory.ts";
 import { refinePotentials } from "./refine.ts";
 import {
@@ -22,10 +22,11 @@ import {
 } from "./result.ts";
 import { cacheKey, readCache, writeCache } from "./cache.ts";
 import { CalibNotSuccessful } from "./errors.ts";
+import { chipRow, groupChips, perChipValues, tileCodes, tileNeurons } from "./chip_arrays.ts";
+import { equalizeTauMemCadc, reliableEvents } from "./working_point.ts";
 import { NEURON_CAPMEM_ROWS, type NeuronCapMemRow } from "../backends/config.ts";
 import {
   leakPotential,
-  PSP_SETTINGS,
   resetPotential,
   spikeThreshold,
   type SynapticInput,
@@ -33,7 +34,6 @@ import {
   synapticStrength,
   synapticTau,
   TAU_SYN_EVENTS,
-  tauMemCadc,
   tauMemOffset,
   tauMemReset,
   THRESHOLD_PRELUDE,
@@ -88,18 +88,6 @@ interface _Work {
 
 function _and(success: Uint8Array, step: Uint8Array): void {
   for (let i = 0; i < success.length; i++) success[i] = success[i]! & step[i]!;
-}
-
-function _perChip(values: readonly number[], size = NEURONS): Float64Array {
-  const out = new Float64Array(values.length * size);
-  values.forEach((v, c) => out.fill(v, c * size, (c + 1) * size));
-  return out;
-}
-
-function _tile(perNeuron: ArrayLike<number>, chips: number): Float64Array {
-  const out = new Float64Array(chips * NEURONS);
-  for (let c = 0; c < chips; c++) out.set(perNeuron, c * NEURONS);
-  return out;
 }
 
 /** calix's `configure_chip` (step 1): the common starting state. */
@@ -157,11 +145,11 @@ async function _tauSyn(w: _Work, input: SynapticInput, target: Float64Array) {
   await ctx.write({ [hrField]: 1, [tauField]: 919 });
   const probe = await ctx.backend.measure({
     kind: input === "exc" ? "tau-syn-exc" : "tau-syn-inh",
-    windowSeconds: windowsFor(_tile(target, ctx.chips)),
+    windowSeconds: windowsFor(tileNeurons(target, ctx.chips)),
     events: TAU_SYN_EVENTS,
   });
   const chips = ctx.chips;
-  const tiled = _tile(target, chips);
+  const tiled = tileNeurons(target, chips);
   const hr = new Int32Array(chips * NEURONS);
   for (let i = 0; i < hr.length; i++) hr[i] = probe[i]! > tiled[i]! ? 0 : 1;
   await ctx.backend.write({ [hrField]: hr });
@@ -189,7 +177,7 @@ async function _synapseDacBias(w: _Work): Promise<void> {
   let open = Array.from({ length: chips }, (_, c) => c);
   for (let it = 0; it < 30 && open.length > 0; it++) {
     const stillOpen: number[] = [];
-    for (const group of _groupBy(open, (c) => rows[c]!)) {
+    for (const group of groupChips(open, (c) => rows[c]!)) {
       const drop = await ctx.backend.measure(
         { kind: "synline-drop", weight: rows[group[0]!]! * 31 },
         { chips: group },
@@ -221,11 +209,11 @@ async function _synapseDacBias(w: _Work): Promise<void> {
     );
   }
   const dac = new Int32Array(chips * 4);
-  for (const group of _groupBy(Array.from({ length: chips }, (_, c) => c), (c) => rows[c]!)) {
+  for (const group of groupChips(Array.from({ length: chips }, (_, c) => c), (c) => rows[c]!)) {
     const r = await ctx.backend.search({
       field: "syn_i_bias_dac",
       algorithm: { name: "binary" },
-      target: _perChip(amplitude, 4),
+      target: perChipValues(amplitude, 4),
       measurement: { kind: "synline-drop", weight: rows[group[0]!]! * 31 },
       chips: group,
     });
@@ -240,22 +228,11 @@ async function _synapseDacBias(w: _Work): Promise<void> {
   w.dac = dac;
 }
 
-function _groupBy(chips: readonly number[], key: (c: number) => number): number[][] {
-  const groups = new Map<number, number[]>();
-  for (const c of chips) {
-    const k = key(c);
-    const g = groups.get(k);
-    if (g) g.push(c);
-    else groups.set(k, [c]);
-  }
-  return [...groups.values()];
-}
-
 /** Step 5: the spike threshold, with calix's prelude and postlude. */
 async function _threshold(ctx: CalibContext, target: Float64Array): Promise<Int32Array> {
   const saved = await ctx.backend.config();
   await ctx.write(THRESHOLD_PRELUDE);
-  const r = await ctx.search(spikeThreshold(_tile(target, ctx.chips)));
+  const r = await ctx.search(spikeThreshold(tileNeurons(target, ctx.chips)));
   await ctx.backend.write({
     i_mem_offset: 0,
     synin_exc_enable: saved.map((c) => c.synin_exc_enable),
@@ -266,88 +243,15 @@ async function _threshold(ctx: CalibContext, target: Float64Array): Promise<Int3
   return r.codes;
 }
 
-/**
- * calix's `MembraneTimeConstCalibCADC` (§2.A): τ_mem equalised at a long value
- * from one CADC read after a reset, the leak re-calibrated before every read.
- */
-async function _tauMemCadc(ctx: CalibContext, tau: number, amplitude = 50): Promise<void> {
-  const chips = ctx.chips;
-  const leakRead = await ctx.backend.measure({ kind: "resting-potential", reads: 4 });
-  const resetTarget = new Float64Array(chips * NEURONS);
-  for (let c = 0; c < chips; c++) {
-    const low: number[] = [];
-    for (let n = 0; n < NEURONS; n++) {
-      const i = c * NEURONS + n;
-      resetTarget[i] = leakRead[i]! - amplitude;
-      if (resetTarget[i]! < 30) {
-        low.push(n);
-        resetTarget[i] = 30;
-      }
-    }
-    if (low.length > 0.05 * NEURONS) {
-      throw new CalibNotSuccessful(
-        `the reset target of the CADC τ_mem method is below 30 for ${describeNeurons(low)}`,
-        { step: ctx.step, chipId: ctx.backend.chips[c]!.id, neurons: low },
-      );
-    }
-    if (low.length > 0) {
-      ctx.warn(
-        c,
-        `Reset target of the CADC τ_mem method clamped to 30 for ${describeNeurons(low)}`,
-      );
-    }
-  }
-  await ctx.search(resetPotential(resetTarget));
-  const target = Float64Array.from(leakRead, (l, i) => l - (l - resetTarget[i]!) / Math.E);
-  await ctx.search(tauMemCadc(tau, target, leakRead));
-}
-
 /** Measures PSP amplitudes per chip and reduces the event count until the median is below 60. */
 async function _pspTarget(
   w: _Work,
   input: SynapticInput,
   restTarget: Float64Array,
 ): Promise<{ events: number[]; target: number[] }> {
-  const ctx = w.ctx;
-  const chips = ctx.chips;
-  await ctx.search(synapticReference(input, restTarget));
-  const events = new Array<number>(chips).fill(15);
-  const target = new Array<number>(chips).fill(NaN);
-  let open = Array.from({ length: chips }, (_, c) => c);
-  for (let it = 0; it < 50 && open.length > 0; it++) {
-    const next: number[] = [];
-    for (const group of _groupBy(open, (c) => events[c]!)) {
-      const amp = await ctx.backend.measure(
-        {
-          kind: input === "exc" ? "psp-amplitude-exc" : "psp-amplitude-inh",
-          events: events[group[0]!]!,
-          ...PSP_SETTINGS,
-        },
-        { chips: group },
-      );
-      const medians = chipMedians(amp, NEURONS);
-      for (const c of group) {
-        target[c] = Math.floor(medians[c]!);
-        if (target[c]! < 60) continue;
-        events[c] = Math.floor(0.8 * events[c]!);
-        if (events[c]! < 1) {
-          throw new CalibNotSuccessful("PSP amplitudes stay above 60 with a single event", {
-            step: ctx.step,
-            chipId: ctx.backend.chips[c]!.id,
-          });
-        }
-        next.push(c);
-      }
-    }
-    open = next;
-  }
-  if (open.length > 0) {
-    throw new CalibNotSuccessful(
-      "PSP amplitudes stay above 60 after 50 reductions of the event count",
-      { step: ctx.step, chipId: ctx.backend.chips[open[0]!]!.id },
-    );
-  }
-  return { events, target };
+  await w.ctx.search(synapticReference(input, restTarget));
+  const { events, medians } = await reliableEvents(w.ctx, input, 60);
+  return { events, target: medians.map(Math.floor) };
 }
 
 /** Step 7 for one input: the OTA strength with the nested reference calibration. */
@@ -362,9 +266,9 @@ async function _synapticStrength(
   const ctx = w.ctx;
   const chips = ctx.chips;
   const codes = new Int32Array(chips * NEURONS);
-  for (const group of _groupBy(Array.from({ length: chips }, (_, c) => c), (c) => events[c]!)) {
+  for (const group of groupChips(Array.from({ length: chips }, (_, c) => c), (c) => events[c]!)) {
     const r = await ctx.search({
-      ...synapticStrength(input, _perChip(target), events[group[0]!]!, gm, restTarget),
+      ...synapticStrength(input, perChipValues(target), events[group[0]!]!, gm, restTarget),
       chips: group,
     });
     for (const c of group) codes.set(r.codes.subarray(c * NEURONS, (c + 1) * NEURONS), c * NEURONS);
@@ -401,7 +305,7 @@ async function _synapticInputs(w: _Work): Promise<void> {
   const short = new Float64Array(NEURONS).fill(1.5e-6);
   await _tauSyn(w, "exc", short);
   await _tauSyn(w, "inh", short);
-  await _tauMemCadc(ctx, 60e-6);
+  await equalizeTauMemCadc(ctx, 60e-6);
   await ctx.search(leakPotential(120));
   const restTarget = Float64Array.from(
     await ctx.backend.measure({ kind: "resting-potential", reads: 8 }),
@@ -413,8 +317,8 @@ async function _synapticInputs(w: _Work): Promise<void> {
   let gmExc: Int32Array;
   let gmInh: Int32Array;
   if (synin.mode === "uncalibrated") {
-    gmExc = _tileInt(synin.exc, chips);
-    gmInh = _tileInt(synin.inh, chips);
+    gmExc = tileCodes(synin.exc, chips);
+    gmInh = tileCodes(synin.inh, chips);
     w.events = new Array(chips).fill(15);
     w.pspTarget = new Array(chips).fill(NaN);
   } else {
@@ -470,17 +374,11 @@ async function _finalizeSynin(w: _Work): Promise<void> {
   });
 }
 
-function _tileInt(perNeuron: ArrayLike<number>, chips: number): Int32Array {
-  const out = new Int32Array(chips * NEURONS);
-  for (let c = 0; c < chips; c++) out.set(perNeuron, c * NEURONS);
-  return out;
-}
-
 /** Step 13: the membrane time constant, by the offset method (all targets ≥ 3 µs) or the reset method. */
 async function _tauMem(w: _Work): Promise<void> {
   const ctx = w.ctx;
   const chips = ctx.chips;
-  const target = _tile(w.target.tau_mem, chips);
+  const target = tileNeurons(w.target.tau_mem, chips);
   const offsetMethod = w.target.tau_mem.every((t) => t >= 3e-6);
   let division = new Int32Array(chips * NEURONS);
   let multiplication = new Int32Array(chips * NEURONS);
@@ -522,10 +420,6 @@ async function _tauMem(w: _Work): Promise<void> {
   }
   w.flags.leak_division = division;
   w.flags.leak_multiplication = multiplication;
-}
-
-function _chipRows<T extends Int32Array | Uint8Array>(a: T, c: number): number[] {
-  return Array.from(a.subarray(c * NEURONS, (c + 1) * NEURONS));
 }
 
 /**
@@ -683,7 +577,7 @@ const _STEPS: readonly _Step[] = [
       "steps 11–13: disable_synin_and_threshold, preliminary leak, MembraneTimeConstCalibOffset or MembraneTimeConstCalibReset",
     async run(w) {
       await _disableSyninAndThreshold(w);
-      await w.ctx.search(leakPotential(_tile(w.target.leak, w.ctx.chips)));
+      await w.ctx.search(leakPotential(tileNeurons(w.target.leak, w.ctx.chips)));
       await _tauMem(w);
     },
   },
@@ -697,8 +591,8 @@ const _STEPS: readonly _Step[] = [
       // conductance rivals the clamp, the held reset potential lies between the
       // reset and leak potentials, and the leak still sits where the τ_mem step
       // left it (880 for the reset method).
-      await w.ctx.search(leakPotential(_tile(w.target.leak, chips)));
-      const reset = await w.ctx.search(resetPotential(_tile(w.target.reset, chips)));
+      await w.ctx.search(leakPotential(tileNeurons(w.target.leak, chips)));
+      const reset = await w.ctx.search(resetPotential(tileNeurons(w.target.reset, chips)));
       _and(w.success, reset.success);
       w.codes.v_reset = reset.codes;
     },
@@ -707,7 +601,7 @@ const _STEPS: readonly _Step[] = [
     name: "leak",
     calix: "step 15: LeakPotentialCalib",
     async run(w) {
-      const leak = await w.ctx.search(leakPotential(_tile(w.target.leak, w.ctx.chips)));
+      const leak = await w.ctx.search(leakPotential(tileNeurons(w.target.leak, w.ctx.chips)));
       _and(w.success, leak.success);
       w.codes.v_leak = leak.codes;
     },
@@ -839,10 +733,10 @@ async function _results(w: _Work): Promise<NeuronCalibResult[]> {
     const capmem = {} as Record<NeuronCapMemRow, number[]>;
     for (const row of NEURON_CAPMEM_ROWS) {
       const codes = w.codes[row];
-      capmem[row] = codes ? _chipRows(codes, c) : Array.from(finalConfig[c]![row]);
+      capmem[row] = codes ? chipRow(codes, c) : Array.from(finalConfig[c]![row]);
     }
     capmem.i_mem_offset = new Array(NEURONS).fill(0);
-    const success = _chipRows(w.success, c).map((s) => s === 1);
+    const success = chipRow(w.success, c).map((s) => s === 1);
     const failed = success.flatMap((s, n) => (s ? [] : [n]));
     if (failed.length > 0) ctx.warn(c, `Calibration failed for ${describeNeurons(failed)}`);
     return {
@@ -853,12 +747,12 @@ async function _results(w: _Work): Promise<NeuronCalibResult[]> {
       capmem,
       neuron: {
         membrane_capacitance: Array.from(target.membrane_capacitance),
-        leak_division: _chipRows(w.flags.leak_division!, c),
-        leak_multiplication: _chipRows(w.flags.leak_multiplication!, c),
+        leak_division: chipRow(w.flags.leak_division!, c),
+        leak_multiplication: chipRow(w.flags.leak_multiplication!, c),
         synin_exc_enable: new Array(NEURONS).fill(1),
         synin_inh_enable: new Array(NEURONS).fill(1),
-        synin_exc_high_resistance: _chipRows(w.flags.synin_exc_high_resistance!, c),
-        synin_inh_high_resistance: _chipRows(w.flags.synin_inh_high_resistance!, c),
+        synin_exc_high_resistance: chipRow(w.flags.synin_exc_high_resistance!, c),
+        synin_inh_high_resistance: chipRow(w.flags.synin_inh_high_resistance!, c),
         threshold_enable: new Array(NEURONS).fill(1),
         offset_current_enable: new Array(NEURONS).fill(0),
         refractory_counter: Array.from(refractory.refractory_counter),
