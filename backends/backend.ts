@@ -3,8 +3,8 @@
  * chips — simulated twins on the CPU or the GPU, or real hardware behind a
  * transport. A backend holds a fixed batch of chips; every array it takes or
  * returns is chip-major (`chips × 512` per neuron, `chips × 4` per quadrant,
- * `chips × 1024` per CADC channel), and every call applies to all chips in
- * lock-step.
+ * `chips × 1024` per CADC channel, `chips × samples` for a membrane trace),
+ * and every call applies to all chips in lock-step.
  *
  * Reproducibility contract: every random draw of a chip is keyed by that
  * chip's key (its seed, or a hash of its id) and its own operation counter,
@@ -113,7 +113,12 @@ export interface SearchResult {
  *   references and of an enabled offset current included);
  * - `V_R`: where the membrane is held during reset (the clamp against the leak);
  * - `V_T`: the spike threshold; `tau_mem = C_m/g_L`; `tau_syn_*` of the lines;
- *   `t_ref`: the refractory time of the counter and clock.
+ *   `t_ref`: the refractory time of the counter and clock;
+ * - `E_rev_*`, `E_cref_*`: the effective reversal and the reference of the
+ *   conductance-based (COBA) inputs (`TWIN.md` §8), `+Infinity` (exc) or
+ *   `−Infinity` (inh) where the input's COBA flag is off; their `*_cadc`
+ *   readings are neither rounded nor clamped (a reversal may lie outside the
+ *   CADC's range), unlike the other `*_cadc` fields, which are clamped to 0..255.
  */
 export interface Truth {
   /** Leak potential the leak OTA pulls towards (V). */
@@ -142,6 +147,22 @@ export interface Truth {
   readonly V_R_cadc: Float64Array;
   /** Noise-free CADC reading of `V_T` (LSB, unrounded). */
   readonly V_T_cadc: Float64Array;
+  /** Effective excitatory COBA reversal `V_cref + 1/β` (V); `+Infinity` where COBA is off. */
+  readonly E_rev_exc: Float64Array;
+  /** Effective inhibitory COBA reversal `V_cref − 1/β` (V); `−Infinity` where COBA is off. */
+  readonly E_rev_inh: Float64Array;
+  /** Excitatory COBA reference `V_cref` (V); `+Infinity` where COBA is off. */
+  readonly E_cref_exc: Float64Array;
+  /** Inhibitory COBA reference `V_cref` (V); `−Infinity` where COBA is off. */
+  readonly E_cref_inh: Float64Array;
+  /** Noise-free CADC reading of `E_rev_exc` (LSB, neither rounded nor clamped). */
+  readonly E_rev_exc_cadc: Float64Array;
+  /** Noise-free CADC reading of `E_rev_inh` (LSB, neither rounded nor clamped). */
+  readonly E_rev_inh_cadc: Float64Array;
+  /** Noise-free CADC reading of `E_cref_exc` (LSB, neither rounded nor clamped). */
+  readonly E_cref_exc_cadc: Float64Array;
+  /** Noise-free CADC reading of `E_cref_inh` (LSB, neither rounded nor clamped). */
+  readonly E_cref_inh_cadc: Float64Array;
 }
 
 /**

@@ -79,6 +79,22 @@ export const FIELDS = {
   i_bias_synin_inh_tau: _capmem(500, "inhibitory line bias: higher code, shorter tau_syn"),
   i_bias_synin_inh_gm: _capmem(0, "inhibitory OTA strength"),
   i_bias_synin_inh_shift: _capmem(300, "inhibitory OTA reference"),
+  e_synin_exc_rev: _capmem(
+    500,
+    "excitatory COBA reference (voltage cell; despite its name, where the modulation is zero)",
+  ),
+  e_synin_inh_rev: _capmem(
+    500,
+    "inhibitory COBA reference (voltage cell; despite its name, where the modulation is zero)",
+  ),
+  i_bias_synin_exc_coba: _capmem(
+    0,
+    "excitatory COBA modulation strength: higher code, reversal closer to the reference",
+  ),
+  i_bias_synin_inh_coba: _capmem(
+    0,
+    "inhibitory COBA modulation strength: higher code, reversal closer to the reference",
+  ),
   syn_i_bias_dac: _quadrant(600, "synapse DAC bias: event amplitude per weight LSB"),
   cadc_v_ramp_offset: _quadrant(600, "CADC ramp start (inverted: more code, lower reading)"),
   cadc_i_ramp_slope: _quadrant(500, "CADC ramp slope (inverted: more code, lower reading)"),
@@ -96,6 +112,8 @@ export const FIELDS = {
   synin_inh_enable: _flag(0, "inhibitory synaptic input connected to the membrane"),
   synin_exc_high_resistance: _flag(0, "excitatory line high-resistance mode (≈10× longer tau_syn)"),
   synin_inh_high_resistance: _flag(0, "inhibitory line high-resistance mode (≈10× longer tau_syn)"),
+  coba_exc_enable: _flag(0, "excitatory input conductance-based (COBA modulation on)"),
+  coba_inh_enable: _flag(0, "inhibitory input conductance-based (COBA modulation on)"),
   threshold_enable: _flag(1, "spike threshold comparator enabled"),
   offset_current_enable: _flag(0, "membrane offset current enabled"),
   refractory_counter: {
@@ -115,6 +133,10 @@ export const FIELDS = {
     doc: "reset released (31 − 2·holdoff) cycles before the refractory time ends",
   },
   input_clock: _flag(1, "refractory clock: 1 = fast scaler, 0 = slow scaler"),
+  enable_readout: _flag(
+    0,
+    "membrane routed to the MADC (the readout neuron): at most one neuron per chip",
+  ),
   clock_scale_fast: {
     group: "digital",
     scope: "hemisphere",
@@ -166,9 +188,34 @@ export const NEURON_CAPMEM_ROWS = [
 /** Per-neuron CapMem rows (0..1022 per neuron). */
 export type NeuronCapMemRow = (typeof NEURON_CAPMEM_ROWS)[number];
 
+/**
+ * The per-neuron CapMem rows of the conductance-based (COBA) synaptic input
+ * (`TWIN.md` §8): the reference voltage cells and the modulation-strength
+ * current cells, in a stable order. Kept apart from
+ * {@linkcode NEURON_CAPMEM_ROWS} until the calibration handles them.
+ *
+ * @example
+ * ```ts
+ * import { COBA_CAPMEM_ROWS, FIELDS } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(COBA_CAPMEM_ROWS.length, 4);
+ * assert.ok(COBA_CAPMEM_ROWS.every((row) => FIELDS[row].group === "capmem"));
+ * ```
+ */
+export const COBA_CAPMEM_ROWS = [
+  "e_synin_exc_rev",
+  "e_synin_inh_rev",
+  "i_bias_synin_exc_coba",
+  "i_bias_synin_inh_coba",
+] as const satisfies readonly FieldName[];
+
+/** Per-neuron CapMem rows of the COBA synaptic input (0..1022 per neuron). */
+export type CobaCapMemRow = (typeof COBA_CAPMEM_ROWS)[number];
+
 /** Fields a search may move: CapMem rows, quadrant cells, channel offsets. */
 export type SearchableField =
   | NeuronCapMemRow
+  | CobaCapMemRow
   | "syn_i_bias_dac"
   | "cadc_v_ramp_offset"
   | "cadc_i_ramp_slope"
@@ -284,7 +331,9 @@ function _toNumber(v: unknown): number {
  * the chip state unchanged:
  * - `TypeError` for an unknown field or a value that is not a number;
  * - `RangeError` for a wrong array length, a non-integer or an out-of-range
- *   value, naming the field and the offending elements.
+ *   value, naming the field and the offending elements;
+ * - `RangeError` for an `enable_readout` row with more than one neuron on
+ *   (one readout neuron per chip), naming the chip and the neurons.
  *
  * @example A shared scalar and a per-neuron array
  * ```ts
@@ -294,6 +343,7 @@ function _toNumber(v: unknown): number {
  * assert.equal(r.get("v_leak")![1]![511], 500);
  * assert.equal(r.get("leak_division")![0]![0], 1);
  * assert.throws(() => resolvePatch({ v_leak: 1023 }, 1), RangeError);
+ * assert.throws(() => resolvePatch({ enable_readout: 1 }, 1), /chip 0 .* neurons 0, 1/);
  * ```
  */
 export function resolvePatch(
@@ -309,9 +359,28 @@ export function resolvePatch(
       );
     }
     const field = name as FieldName;
-    out.set(field, _resolveValue(field, value as PatchValue, chips));
+    const rows = _resolveValue(field, value as PatchValue, chips);
+    if (field === "enable_readout") _checkReadout(rows);
+    out.set(field, rows);
   }
   return out;
+}
+
+/** At most one readout neuron per chip: a row with more 1s is refused whole. */
+function _checkReadout(rows: readonly Int32Array[]): void {
+  rows.forEach((row, chip) => {
+    const on: number[] = [];
+    row.forEach((v, n) => {
+      if (v !== 0) on.push(n);
+    });
+    if (on.length > 1) {
+      throw new RangeError(
+        `enable_readout may be on for at most one neuron per chip; chip ${chip} would have it on neurons ${
+          _describeIndices(on)
+        } (write a row with a single 1 to move the readout)`,
+      );
+    }
+  });
 }
 
 function _resolveValue(field: FieldName, value: PatchValue, chips: number): Int32Array[] {

@@ -30,9 +30,11 @@ const _SEARCHABLE = new Set([
 
 /**
  * Checks a search spec and returns its shape: instances per chip and range.
- * Throws `TypeError` for an unknown field or measurement kind and
- * `RangeError` for a bad range, target length or a measurement whose shape
- * does not match the field.
+ * Every CapMem cell (the COBA rows included), quadrant cell and CADC channel
+ * offset can be searched. Throws `TypeError` for an unknown field or
+ * measurement kind and `RangeError` for a bad range, target length, a
+ * measurement whose shape does not match the field, or a `membrane-trace`
+ * (a trace cannot drive a search).
  *
  * @example
  * ```ts
@@ -43,6 +45,10 @@ const _SEARCHABLE = new Set([
  *   measurement: { kind: "resting-potential" },
  * }, 2);
  * assert.deepEqual(s, { size: 512, lower: 0, upper: 1022 });
+ * assert.throws(() => validateSearchSpec({
+ *   field: "e_synin_exc_rev", algorithm: { name: "binary" }, target: 80,
+ *   measurement: { kind: "membrane-trace", windowSeconds: 1e-5 },
+ * }, 1), /membrane-trace cannot drive a search/);
  * ```
  */
 export function validateSearchSpec(
@@ -62,6 +68,11 @@ export function validateSearchSpec(
   if (!Number.isInteger(lower) || !Number.isInteger(upper) || lower < f.min || upper > f.max) {
     throw new RangeError(
       `Search range ${lower}..${upper} of ${field} must be integers inside ${f.min}..${f.max}`,
+    );
+  }
+  if ((spec.measurement as { kind?: unknown } | undefined)?.kind === "membrane-trace") {
+    throw new RangeError(
+      `Measurement membrane-trace cannot drive a search: it records one readout neuron's samples, not a reading per ${field} element`,
     );
   }
   validateMeasurement(spec.measurement);

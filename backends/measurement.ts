@@ -47,6 +47,7 @@ export const MEASUREMENT_KINDS = [
   "psp-amplitude-inh",
   "spike-count",
   "cadc-reference",
+  "membrane-trace",
 ] as const;
 
 /** The name of a measurement kind. */
@@ -197,6 +198,39 @@ export interface CadcReference {
   readonly code: number;
 }
 
+/** An input event of a {@linkcode MembraneTrace}. */
+export interface TraceEvent {
+  /** Which synaptic input receives the event. */
+  readonly input: "exc" | "inh";
+  /** When the event arrives, from the start of the trace (s; 0 ≤ time < window). */
+  readonly timeSeconds: number;
+  /** Total weight of the event in weight LSB, rows × weight (default 8 × 10 = 80). */
+  readonly weight?: number;
+}
+
+/**
+ * The MADC trace of each chip's readout neuron (the one neuron with
+ * `enable_readout` set): `read = round((V − 0.05 V)/1.8 mV + N(0, 1 LSB))`,
+ * 0..1023, at the MADC rate ({@linkcode MADC_SAMPLE_RATE}) over
+ * `windowSeconds`, decimated by a whole factor to at most `maxSamples`
+ * samples (see {@linkcode traceSampling}). The trace starts from the settled
+ * state (sample 0 at time 0); the membrane is integrated at the MADC sample
+ * period with the chip's configuration as it is (threshold, synaptic inputs,
+ * COBA), and `events` arrive on the synaptic lines at the sample-period
+ * boundary nearest their time. Returns `chips × samples` readings; a chip
+ * without a readout neuron is refused. Cannot be searched.
+ */
+export interface MembraneTrace {
+  /** The measurement kind. */
+  readonly kind: "membrane-trace";
+  /** Length of the trace (s); at least one MADC sample period. */
+  readonly windowSeconds: number;
+  /** Cap on the samples of the trace (default 4096, at most {@linkcode MAX_TRACE_SAMPLES}). */
+  readonly maxSamples?: number;
+  /** Input events during the trace (default none: a resting membrane). */
+  readonly events?: readonly TraceEvent[];
+}
+
 /** A measurement: one of the kinds with its settings. */
 export type Measurement =
   | RestingPotential
@@ -209,11 +243,116 @@ export type Measurement =
   | SynlineDrop
   | PspAmplitude
   | SpikeCount
-  | CadcReference;
+  | CadcReference
+  | MembraneTrace;
+
+/** The MADC's sample rate (Hz): 29.4 MSa/s *(hw)*. */
+export const MADC_SAMPLE_RATE = 29.4e6;
+
+/** Most samples a {@linkcode MembraneTrace} may return per chip. */
+export const MAX_TRACE_SAMPLES = 65536;
+
+/** Default cap on the samples of a {@linkcode MembraneTrace}. */
+export const DEFAULT_TRACE_SAMPLES = 4096;
 
 /**
- * Values per chip a measurement returns: 512 (per neuron), 4 (per quadrant)
- * or 1024 (per CADC channel).
+ * The sampling of a {@linkcode MembraneTrace}: `raw = floor(window · rate)`
+ * MADC samples would fit the window; a whole decimation factor
+ * `ceil(raw / maxSamples)` keeps every `decimation`-th of them, `samples =
+ * floor(raw / decimation)` in all, `periodSeconds = decimation / rate` apart
+ * (sample `j` at time `j · periodSeconds`). Depends on the settings only, so
+ * every backend (and a client) agrees on the shape of the result.
+ *
+ * @example 100 µs at the full rate, and 1 ms decimated
+ * ```ts
+ * import { traceSampling } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(traceSampling({ kind: "membrane-trace", windowSeconds: 100e-6 }).samples, 2940);
+ * const s = traceSampling({ kind: "membrane-trace", windowSeconds: 1e-3 });
+ * assert.deepEqual([s.samples, s.decimation], [3675, 8]);
+ * ```
+ */
+export function traceSampling(
+  m: MembraneTrace,
+): { samples: number; decimation: number; periodSeconds: number } {
+  const raw = Math.max(1, Math.floor(m.windowSeconds * MADC_SAMPLE_RATE * (1 + 1e-12)));
+  const cap = m.maxSamples ?? DEFAULT_TRACE_SAMPLES;
+  const decimation = Math.max(1, Math.ceil(raw / cap));
+  return {
+    samples: Math.max(1, Math.floor(raw / decimation)),
+    decimation,
+    periodSeconds: decimation / MADC_SAMPLE_RATE,
+  };
+}
+
+/**
+ * Samples per chip of a {@linkcode MembraneTrace} (what
+ * {@linkcode measurementSize} gives for it): `traceSampling(m).samples`.
+ *
+ * @example
+ * ```ts
+ * import { traceSamples } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(traceSamples({ kind: "membrane-trace", windowSeconds: 10e-6 }), 294);
+ * assert.equal(traceSamples({ kind: "membrane-trace", windowSeconds: 1e-3, maxSamples: 1000 }), 980);
+ * ```
+ */
+export function traceSamples(m: MembraneTrace): number {
+  return traceSampling(m).samples;
+}
+
+/**
+ * Events of a trace on the integration grid: per step index (sorted, unique)
+ * the total weight arriving on each input.
+ */
+export interface TraceEventSteps {
+  /** Step indices at which events arrive, ascending. */
+  readonly steps: Int32Array;
+  /** Excitatory weight per step (weight LSB). */
+  readonly exc: Float64Array;
+  /** Inhibitory weight per step (weight LSB). */
+  readonly inh: Float64Array;
+}
+
+/**
+ * The events of a membrane trace on its integration grid (steps of the MADC
+ * sample period): each event at the step boundary nearest its time, weights
+ * of events on the same step and input summed. Shared by the executors so
+ * that both place the events alike.
+ *
+ * @example Two events on one step add up
+ * ```ts
+ * import { traceEventSteps } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * const e = traceEventSteps({ kind: "membrane-trace", windowSeconds: 10e-6, events: [
+ *   { input: "exc", timeSeconds: 1e-6 }, { input: "exc", timeSeconds: 1.001e-6, weight: 20 },
+ *   { input: "inh", timeSeconds: 0 },
+ * ] });
+ * assert.deepEqual([...e.steps], [0, 29]);
+ * assert.deepEqual([...e.exc], [0, 100]);
+ * assert.deepEqual([...e.inh], [80, 0]);
+ * ```
+ */
+export function traceEventSteps(m: MembraneTrace): TraceEventSteps {
+  const dt = 1 / MADC_SAMPLE_RATE;
+  const byStep = new Map<number, [number, number]>();
+  for (const e of m.events ?? []) {
+    const step = Math.round(e.timeSeconds / dt);
+    const w = byStep.get(step) ?? [0, 0];
+    w[e.input === "exc" ? 0 : 1] += e.weight ?? 80;
+    byStep.set(step, w);
+  }
+  const steps = [...byStep.keys()].sort((a, b) => a - b);
+  return {
+    steps: Int32Array.from(steps),
+    exc: Float64Array.from(steps, (k) => byStep.get(k)![0]),
+    inh: Float64Array.from(steps, (k) => byStep.get(k)![1]),
+  };
+}
+
+/**
+ * Values per chip a measurement returns: 512 (per neuron), 4 (per quadrant),
+ * 1024 (per CADC channel), or a trace's samples ({@linkcode traceSamples}).
  *
  * @example
  * ```ts
@@ -222,6 +361,7 @@ export type Measurement =
  * assert.equal(measurementSize({ kind: "synline-drop" }), 4);
  * assert.equal(measurementSize({ kind: "cadc-reference", code: 310 }), 1024);
  * assert.equal(measurementSize({ kind: "resting-potential" }), 512);
+ * assert.equal(measurementSize({ kind: "membrane-trace", windowSeconds: 10e-6 }), 294);
  * ```
  */
 export function measurementSize(m: Measurement): number {
@@ -230,6 +370,8 @@ export function measurementSize(m: Measurement): number {
       return QUADRANTS;
     case "cadc-reference":
       return CADC_CHANNELS;
+    case "membrane-trace":
+      return traceSamples(m);
     default:
       return NEURONS;
   }
@@ -288,6 +430,11 @@ function _positive(
  * assert.throws(() => validateMeasurement({ kind: "tau-men" } as never), TypeError);
  * assert.throws(() => validateMeasurement({ kind: "spike-count", windowSeconds: -1 }), RangeError);
  * assert.throws(() => validateMeasurement({ kind: "resting-potential", reads: [1, 2] } as never), /one number/);
+ * assert.throws(
+ *   () => validateMeasurement({ kind: "membrane-trace", windowSeconds: 1e-5,
+ *     events: [{ input: "exc", timeSeconds: 2e-5 }] }),
+ *   /events\[0\]\.timeSeconds/,
+ * );
  * ```
  */
 export function validateMeasurement(m: Measurement): void {
@@ -355,5 +502,56 @@ export function validateMeasurement(m: Measurement): void {
         throw new RangeError(`${k}: code must be an integer in 0..1022, got ${String(m.code)}`);
       }
       break;
+    case "membrane-trace":
+      _validateTrace(m);
+      break;
   }
+}
+
+function _validateTrace(m: MembraneTrace): void {
+  const k = m.kind;
+  if (m.windowSeconds === undefined) throw new RangeError(`${k}: windowSeconds is required`);
+  _positive(k, "windowSeconds", m.windowSeconds);
+  if (m.windowSeconds * MADC_SAMPLE_RATE * (1 + 1e-12) < 1) {
+    throw new RangeError(
+      `${k}: windowSeconds ${m.windowSeconds} s is shorter than one MADC sample (${
+        (1e9 / MADC_SAMPLE_RATE).toFixed(1)
+      } ns)`,
+    );
+  }
+  _positive(k, "maxSamples", m.maxSamples, true);
+  if (m.maxSamples !== undefined && m.maxSamples > MAX_TRACE_SAMPLES) {
+    throw new RangeError(
+      `${k}: maxSamples must be at most ${MAX_TRACE_SAMPLES}, got ${m.maxSamples}`,
+    );
+  }
+  const events = m.events;
+  if (events === undefined) return;
+  if (!Array.isArray(events)) {
+    throw new TypeError(`${k}: events must be an array of events, got ${typeof events}`);
+  }
+  events.forEach((e: unknown, i) => {
+    if (typeof e !== "object" || e === null || Array.isArray(e)) {
+      throw new TypeError(
+        `${k}: events[${i}] must be an object { input, timeSeconds, weight? }, got ${
+          e === null ? "null" : typeof e
+        }`,
+      );
+    }
+    const ev = e as Record<string, unknown>;
+    if (ev.input !== "exc" && ev.input !== "inh") {
+      throw new RangeError(
+        `${k}: events[${i}].input must be "exc" or "inh", got ${String(ev.input)}`,
+      );
+    }
+    const t = ev.timeSeconds;
+    if (typeof t !== "number" || !Number.isFinite(t) || t < 0 || t >= m.windowSeconds) {
+      throw new RangeError(
+        `${k}: events[${i}].timeSeconds must be a number in [0, windowSeconds = ${m.windowSeconds}), got ${
+          String(t)
+        }`,
+      );
+    }
+    _positive(k, `events[${i}].weight`, ev.weight);
+  });
 }

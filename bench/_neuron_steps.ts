@@ -5,7 +5,13 @@
  * @module
  */
 
-import { DEFAULT_TWIN_CONFIG, type Measurement, sampling, type TwinConfig } from "../mod.ts";
+import {
+  DEFAULT_TWIN_CONFIG,
+  type Measurement,
+  sampling,
+  traceSampling,
+  type TwinConfig,
+} from "../mod.ts";
 
 /**
  * Integration steps the CPU executor takes per neuron for a measurement,
@@ -19,6 +25,8 @@ import { DEFAULT_TWIN_CONFIG, type Measurement, sampling, type TwinConfig } from
  *   samples × sub` on average, with `sub = max(1, round(readPeriod / dt))`;
  * - `tau-mem`, `tau-mem-reset`, `tau-syn-*`: `3n` MADC samples, `n` from
  *   `sampling(window, madc.samplePeriod, maxSamples)`;
+ * - `membrane-trace`: `(samples − 1) × decimation` steps of the one readout
+ *   neuron, so that divided by 512 per neuron;
  * - settled kinds (`resting-potential`, `reset-potential`, `tau-mem-cadc`,
  *   `synline-drop`, `cadc-reference`): 0, as the executor reads them from the
  *   analytic steady state (or one exact relaxation) without stepping.
@@ -65,6 +73,10 @@ export function neuronSteps(m: Measurement, twin: TwinConfig = DEFAULT_TWIN_CONF
         total += 3 * sampling(x, twin.madc.samplePeriod, m.maxSamples ?? 3000).n;
       }
       return total / windows.length;
+    }
+    case "membrane-trace": {
+      const t = traceSampling(m);
+      return (t.samples - 1) * t.decimation / 512;
     }
     case "resting-potential":
     case "reset-potential":

@@ -4,11 +4,14 @@
 //
 // Dispatch: one invocation per neuron of every act chip (workgroups of
 // 128, desc.chips × 4 of them) — or per CADC channel for cadc-reference
-// (desc.chips × 8). Results go to readings[chip × 1024 + index].
+// (desc.chips × 8), or per act chip for membrane-trace (one workgroup per
+// 128 chips). Results go to readings[chip × 1024 + index]; a trace's to
+// readings[chip × samples + sample].
 // Time loops: spike-count and threshold-max run a range of steps per
 // dispatch (desc.u3 = first step, desc.u4 = step count) with their state in
 // `mstate`, so no invocation exceeds MAX steps per dispatch chosen by the
-// host (≤ 4096 steps, ≤ 6 unrolled segments each: no nested loops).
+// host (≤ 4096 steps, ≤ 6 unrolled segments each: no nested loops);
+// membrane-trace does the same for its readout neuron.
 
 fn neuronOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
   let idx = linearIndex(wid, nwg, lid, 128u);
@@ -304,7 +307,9 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       if (j % sub == 0u && j / sub < desc.u1) {
         if (desc.u0 == 0u) { xe += jump; } else { xi += jump; }
       }
-      let I = I0 + p.gmExc * xe * avgE - p.gmInh * xi * avgI;
+      // COBA: each input's current is modulated by the membrane at the step's start.
+      let I = I0 + p.gmExc * xe * avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
+        p.gmInh * xi * avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
       lifStep(&s, p, k, threshold, I, prefix, base + j);
       var ke = 0.0;
       var ki = 0.0;
@@ -371,4 +376,88 @@ fn measureCadcReference(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     eps = twin.sigmaCadc * normalAt(hash3(info.key, op, lane(STREAM_CADC, ch)), 0u);
   }
   readings[info.chip * CHANNELS + ch] = cadcRead(info.chip * 1025u + ch, v, eps);
+}
+
+// The MADC trace of each act chip's readout neuron (chipInfo.readout), one
+// invocation per act chip, a range of steps per dispatch with the state in
+// that neuron's mstate (v, refLeft, spikes, xe, xi; a0 = next event).
+// desc.u0: samples, u1: decimation, u2: events, u3/u4: step range, u5: total
+// steps ((samples − 1)·decimation + 1), u6: sInt offset of the event steps,
+// u7: sFloat offset of their weights (exc, inh per event), u8: readings
+// stride (samples); f0: dt (the MADC sample period).
+@compute @workgroup_size(128)
+fn measureTrace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let act = linearIndex(wid, nwg, lid, 128u);
+  if (act >= desc.chips) { return; }
+  let info = chipInfo[act];
+  let n = info.readout;
+  if (n >= NEURONS) { return; }
+  let i = info.chip * NEURONS + n;
+  let op = info.opBase + desc.op;
+  let p = parNeuron[i];
+  let dt = desc.f0;
+  let I0 = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
+  let eE = exp(-dt / p.tauSynExc);
+  let eI = exp(-dt / p.tauSynInh);
+  let avgE = (p.tauSynExc / dt) * (1.0 - eE);
+  let avgI = (p.tauSynInh / dt) * (1.0 - eI);
+  let kickE = twin.sigmaLine * sqrt(1.0 - eE * eE);
+  let kickI = twin.sigmaLine * sqrt(1.0 - eI * eI);
+  let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
+  let prefixE = hash3(info.key, op, lane(STREAM_LINE_EXC, n));
+  let prefixI = hash3(info.key, op, lane(STREAM_LINE_INH, n));
+  let madcPrefix = hash3(info.key, op, lane(STREAM_MADC, n));
+  let threshold = p.thresholdEnable > 0.5;
+  let k = lifConstants(p, dt);
+  let dec = desc.u1;
+  let total = desc.u5;
+  var st = mstate[i];
+  if (desc.u3 == 0u) {
+    st.v = restBelowThreshold(p) + membraneNoise(info, op, n, 0u);
+    st.refLeft = 0.0;
+    st.spikes = 0.0;
+    st.xe = 0.0;
+    st.xi = 0.0;
+    if (twin.sigmaLine > 0.0) {
+      st.xe = twin.sigmaLine * normalAt(prefixE, 0u);
+      st.xi = twin.sigmaLine * normalAt(prefixI, 0u);
+    }
+    st.a0 = 0.0;
+  }
+  var s = Lif(st.v, st.refLeft, st.spikes, 0.0);
+  var xe = st.xe;
+  var xi = st.xi;
+  var next = u32(st.a0);
+  let end = min(desc.u3 + desc.u4, total);
+  for (var j = desc.u3; j < end; j++) {
+    if (j % dec == 0u) {
+      let sample = j / dec;
+      var eps = 0.0;
+      if (twin.sigmaMadc > 0.0) { eps = twin.sigmaMadc * normalAt(madcPrefix, sample); }
+      readings[info.chip * desc.u8 + sample] = madcRead(s.v, eps);
+    }
+    if (j + 1u >= total) { break; }
+    if (next < desc.u2 && u32(sInt[desc.u6 + next]) == j) {
+      xe += p.dacAmp * sFloat[desc.u7 + 2u * next];
+      xi += p.dacAmp * sFloat[desc.u7 + 2u * next + 1u];
+      next += 1u;
+    }
+    let I = I0 + p.gmExc * xe * avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
+      p.gmInh * xi * avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
+    lifStep(&s, p, k, threshold, I, prefix, j);
+    var ke = 0.0;
+    var ki = 0.0;
+    if (kickE > 0.0) { ke = kickE * normalAt(prefixE, j + 1u); }
+    if (kickI > 0.0) { ki = kickI * normalAt(prefixI, j + 1u); }
+    xe = xe * eE + ke;
+    xi = xi * eI + ki;
+  }
+  st.v = s.v;
+  st.refLeft = s.refLeft;
+  st.spikes = s.spikes;
+  st.xe = xe;
+  st.xi = xi;
+  st.a0 = f32(next);
+  mstate[i] = st;
 }

@@ -5,13 +5,16 @@
 // Dispatch: one workgroup of 128 invocations per quadrant of every act
 // chip (desc.chips × 4 workgroups, linear over a 2-D grid). Each invocation
 // computes one neuron and its two CADC channels; the workgroup reduces the
-// quadrant's mean current code (crosstalk m_q) and counts same-code
-// neighbours (3 × 128 loop iterations per invocation).
+// quadrant's mean current code (crosstalk m_q; the COBA current cells are
+// not part of it) and counts same-code neighbours of the five voltage rows
+// (128 loop iterations per invocation).
 
 var<workgroup> wgCurrent: array<i32, 128>;
 var<workgroup> wgLeak: array<i32, 128>;
 var<workgroup> wgReset: array<i32, 128>;
 var<workgroup> wgThreshold: array<i32, 128>;
+var<workgroup> wgCrefExc: array<i32, 128>;
+var<workgroup> wgCrefInh: array<i32, 128>;
 
 fn currentSum(c: NeuronConfig) -> i32 {
   return c.i_bias_leak + c.i_bias_reset + c.i_mem_offset + c.i_bias_synin_exc_tau +
@@ -37,6 +40,8 @@ fn computeParams(
   wgLeak[lid] = cfg.v_leak;
   wgReset[lid] = cfg.v_reset;
   wgThreshold[lid] = cfg.v_threshold;
+  wgCrefExc[lid] = cfg.e_synin_exc_rev;
+  wgCrefInh[lid] = cfg.e_synin_inh_rev;
   workgroupBarrier();
   for (var stride = 64u; stride > 0u; stride = stride >> 1u) {
     if (lid < stride) {
@@ -47,10 +52,14 @@ fn computeParams(
   var nLeak = 0;
   var nReset = 0;
   var nThreshold = 0;
+  var nCrefExc = 0;
+  var nCrefInh = 0;
   for (var j = 0u; j < 128u; j++) {
     nLeak += select(0, 1, abs(wgLeak[j] - cfg.v_leak) <= 1);
     nReset += select(0, 1, abs(wgReset[j] - cfg.v_reset) <= 1);
     nThreshold += select(0, 1, abs(wgThreshold[j] - cfg.v_threshold) <= 1);
+    nCrefExc += select(0, 1, abs(wgCrefExc[j] - cfg.e_synin_exc_rev) <= 1);
+    nCrefInh += select(0, 1, abs(wgCrefInh[j] - cfg.e_synin_inh_rev) <= 1);
   }
   if (!valid) {
     return;
@@ -107,6 +116,23 @@ fn computeParams(
     isyn += gm * (m.refRhoInh + m.refLambdaInh * (f32(cfg.i_bias_synin_inh_shift) / 1022.0 - twin.refPivot));
   }
   p.Isyn = isyn;
+  // COBA (TWIN.md §8): reference cells like the other voltage cells, strength β = k·8/V·(code/255)^γ.
+  let cellCrefExc = g * (twin.cellOffset + f32(cfg.e_synin_exc_rev) / 1022.0 * twin.cellSpan) + shift +
+    twin.xtSameCode * m.sameCodeCobaExc * f32(nCrefExc - 1) / 127.0;
+  let cellCrefInh = g * (twin.cellOffset + f32(cfg.e_synin_inh_rev) / 1022.0 * twin.cellSpan) + shift +
+    twin.xtSameCode * m.sameCodeCobaInh * f32(nCrefInh - 1) / 127.0;
+  p.crefExc = m.cobaAExc * cellCrefExc + m.cobaBExc;
+  p.crefInh = m.cobaAInh * cellCrefInh + m.cobaBInh;
+  p.betaExc = 0.0;
+  p.betaInh = 0.0;
+  if (cfg.coba_exc_enable != 0 && cfg.i_bias_synin_exc_coba > 0) {
+    p.betaExc = m.cobaKExc * twin.cobaBeta *
+      pow(f32(cfg.i_bias_synin_exc_coba) / twin.cobaCodeRef, m.cobaGammaExc);
+  }
+  if (cfg.coba_inh_enable != 0 && cfg.i_bias_synin_inh_coba > 0) {
+    p.betaInh = m.cobaKInh * twin.cobaBeta *
+      pow(f32(cfg.i_bias_synin_inh_coba) / twin.cobaCodeRef, m.cobaGammaInh);
+  }
   p.dacAmp = qm.dacK * twin.dacPerWeight * (f32(cfgChip[info.chip].syn_i_bias_dac[q]) / twin.dacRef);
   let h = n / 256u;
   let scale = select(cfgChip[info.chip].clock_scale_slow[h], cfgChip[info.chip].clock_scale_fast[h],

@@ -78,10 +78,14 @@ fn writeField(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     case 9u: { cfgNeuron[n].i_bias_synin_inh_tau = c; }
     case 10u: { cfgNeuron[n].i_bias_synin_inh_gm = c; }
     case 11u: { cfgNeuron[n].i_bias_synin_inh_shift = c; }
-    case 12u: { cfgChip[chip].syn_i_bias_dac[k] = c; }
-    case 13u: { cfgChip[chip].cadc_v_ramp_offset[k] = c; }
-    case 14u: { cfgChip[chip].cadc_i_ramp_slope[k] = c; }
-    case 15u: { cfgChannel[chip * CHANNELS + k] = c; }
+    case 12u: { cfgNeuron[n].e_synin_exc_rev = c; }
+    case 13u: { cfgNeuron[n].e_synin_inh_rev = c; }
+    case 14u: { cfgNeuron[n].i_bias_synin_exc_coba = c; }
+    case 15u: { cfgNeuron[n].i_bias_synin_inh_coba = c; }
+    case 16u: { cfgChip[chip].syn_i_bias_dac[k] = c; }
+    case 17u: { cfgChip[chip].cadc_v_ramp_offset[k] = c; }
+    case 18u: { cfgChip[chip].cadc_i_ramp_slope[k] = c; }
+    case 19u: { cfgChannel[chip * CHANNELS + k] = c; }
     default: {}
   }
 }

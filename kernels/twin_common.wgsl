@@ -23,6 +23,7 @@ struct Twin {
   dacRef: f32, offsetPerCode: f32, resetTau: f32, resetCodeRef: f32,
   cadcOffsetSpan: f32, cadcLsbBase: f32, cadcLsbSpan: f32, xtPivot: f32,
   xtRamp: f32, xtSameCode: f32, refractoryClock: f32, infinity: f32,
+  cobaBeta: f32, cobaCodeRef: f32, cobaMax: f32, pad0: f32,
 }
 
 // Per-dispatch settings (one 256-byte slot of a uniform buffer, dynamic offset).
@@ -46,19 +47,24 @@ struct NeuronMismatch {
   synParasiticExc: f32, synParasiticInh: f32, gmKExc: f32, gmKInh: f32,
   refRhoExc: f32, refRhoInh: f32, refLambdaExc: f32, refLambdaInh: f32,
   offsetK: f32, resetK: f32, crosstalkCoupling: f32, sameCodeLeak: f32,
-  sameCodeReset: f32, sameCodeThreshold: f32,
+  sameCodeReset: f32, sameCodeThreshold: f32, cobaAExc: f32, cobaAInh: f32,
+  cobaBExc: f32, cobaBInh: f32, cobaKExc: f32, cobaKInh: f32,
+  cobaGammaExc: f32, cobaGammaInh: f32, sameCodeCobaExc: f32, sameCodeCobaInh: f32,
 }
 
 struct QuadrantMismatch { gain: f32, dacK: f32, cadcOffsetK: f32, cadcSlopeK: f32 }
 
-// The 24 per-neuron fields of backends/config.ts, in FIELD order.
+// The 31 per-neuron fields of backends/config.ts, in FIELD order (layout.ts NEURON_FIELDS;
+// tests/webgpu_test.ts holds the two together).
 struct NeuronConfig {
   v_leak: i32, v_reset: i32, v_threshold: i32, i_bias_leak: i32,
   i_bias_reset: i32, i_mem_offset: i32, i_bias_synin_exc_tau: i32, i_bias_synin_exc_gm: i32,
   i_bias_synin_exc_shift: i32, i_bias_synin_inh_tau: i32, i_bias_synin_inh_gm: i32, i_bias_synin_inh_shift: i32,
+  e_synin_exc_rev: i32, e_synin_inh_rev: i32, i_bias_synin_exc_coba: i32, i_bias_synin_inh_coba: i32,
   membrane_capacitance: i32, leak_division: i32, leak_multiplication: i32, synin_exc_enable: i32,
-  synin_inh_enable: i32, synin_exc_high_resistance: i32, synin_inh_high_resistance: i32, threshold_enable: i32,
-  offset_current_enable: i32, refractory_counter: i32, reset_holdoff: i32, input_clock: i32,
+  synin_inh_enable: i32, synin_exc_high_resistance: i32, synin_inh_high_resistance: i32, coba_exc_enable: i32,
+  coba_inh_enable: i32, threshold_enable: i32, offset_current_enable: i32, refractory_counter: i32,
+  reset_holdoff: i32, input_clock: i32, enable_readout: i32,
 }
 
 // Per-chip cells: quadrant cells ×4, then hemisphere scalers ×2.
@@ -76,14 +82,16 @@ struct NeuronParams {
   gR: f32, VT: f32, thresholdEnable: f32, Ioff: f32,
   offsetEnable: f32, Isyn: f32, gmExc: f32, gmInh: f32,
   tauSynExc: f32, tauSynInh: f32, dacAmp: f32, tRef: f32,
-  tReset: f32, pad0: f32, pad1: f32, pad2: f32,
+  tReset: f32, crefExc: f32, crefInh: f32, betaExc: f32,
+  betaInh: f32, pad0: f32, pad1: f32, pad2: f32,
 }
 
 struct ChannelParams { low: f32, lsb: f32, delta: f32, digital: f32 }
 
-// Per act chip of a dispatch: its index in the batch, its RNG key and its
-// operation counter at the start of the encoded work.
-struct ChipInfo { chip: u32, key: u32, opBase: u32, pad: u32 }
+// Per act chip of a dispatch: its index in the batch, its RNG key, its
+// operation counter at the start of the encoded work, and its readout neuron
+// (enable_readout; 0xffffffff where it has none).
+struct ChipInfo { chip: u32, key: u32, opBase: u32, readout: u32 }
 
 // State of a neuron kept between the dispatches of a chunked measurement.
 struct MeasState { v: f32, refLeft: f32, best: f32, spikes: f32, xe: f32, xi: f32, a0: f32, a1: f32 }
@@ -220,6 +228,13 @@ fn neuronCadc(info: ChipInfo, op: u32, n: u32, volts: f32, read: u32) -> f32 {
 fn restingPotential(p: NeuronParams) -> f32 {
   let I = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
   return clampf(p.EL + I / p.gL, twin.railLow, twin.railHigh);
+}
+
+// COBA modulation of an input's OTA current at membrane potential v
+// (backends/twin/physics.ts cobaModulation): clamp(1 − s·β·(v − V_cref), 0, max);
+// exactly 1 where COBA is off (β = 0).
+fn cobaModulation(v: f32, cref: f32, beta: f32, sign: f32) -> f32 {
+  return clampf(1.0 - sign * beta * (v - cref), 0.0, twin.cobaMax);
 }
 
 fn heldResetPotential(p: NeuronParams) -> f32 {

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import {
   calibrate,
+  COBA_CAPMEM_ROWS,
+  type ConfigPatch,
   CpuBackend,
   DEFAULT_TWIN_CONFIG,
+  drawMismatch,
   type Measurement,
+  NEURON_CAPMEM_ROWS,
   noiseless,
   openBackend,
   probeLoopCap,
@@ -11,6 +15,14 @@ import {
   WebGpuBackend,
 } from "../mod.ts";
 import { requestTwinDevice } from "../backends/webgpu/gpu_runtime.ts";
+import {
+  fieldId,
+  MISMATCH_FLOATS,
+  NEURON_CONFIG_INTS,
+  NEURON_FIELDS,
+  packNeuronMismatch,
+  PARAM_FLOATS,
+} from "../backends/webgpu/layout.ts";
 import { assertCalibrationQuality } from "./_calib_quality.ts";
 import { fraction } from "./_helpers.ts";
 
@@ -253,4 +265,169 @@ Deno.test("openBackend webgpu without an adapter is a clear error, auto falls ba
     if (saved) Object.defineProperty(navigator, "gpu", saved);
     else delete (navigator as { gpu?: unknown }).gpu;
   }
+});
+
+/** Field names of a WGSL struct in a kernel source, in order. */
+async function wgslStruct(file: string, name: string): Promise<string[]> {
+  const src = await Deno.readTextFile(new URL(`../kernels/${file}`, import.meta.url));
+  const body = src.match(new RegExp(`struct ${name} \\{([^}]*)\\}`))?.[1];
+  assert.ok(body, `struct ${name} in ${file}`);
+  return [...body.matchAll(/(\w+)\s*:/g)].map((m) => m[1]!);
+}
+
+Deno.test("the WGSL layouts hold the fields layout.ts packs, in its order", async () => {
+  assert.deepEqual(await wgslStruct("twin_common.wgsl", "NeuronConfig"), [...NEURON_FIELDS]);
+  assert.equal(NEURON_CONFIG_INTS, 31);
+  assert.equal((await wgslStruct("twin_common.wgsl", "NeuronMismatch")).length, MISMATCH_FLOATS);
+  assert.equal(
+    packNeuronMismatch(drawMismatch(1, DEFAULT_TWIN_CONFIG)).length,
+    512 * MISMATCH_FLOATS,
+  );
+  assert.equal((await wgslStruct("twin_common.wgsl", "NeuronParams")).length, PARAM_FLOATS);
+  // writeField's cases: every searchable per-neuron row by its NeuronConfig name.
+  const search = await Deno.readTextFile(new URL("../kernels/search.wgsl", import.meta.url));
+  for (const row of [...NEURON_CAPMEM_ROWS, ...COBA_CAPMEM_ROWS]) {
+    assert.match(
+      search,
+      new RegExp(`case ${fieldId(row)}u: \\{ cfgNeuron\\[n\\]\\.${row} = c; \\}`),
+    );
+  }
+});
+
+/** Both executors with the same seeds and patches. */
+async function pair(seeds: number[], patch: ConfigPatch) {
+  const gpu = (await WebGpuBackend.open(seeds, DEFAULT_TWIN_CONFIG))!;
+  const cpu = new CpuBackend(seeds, DEFAULT_TWIN_CONFIG);
+  await gpu.write(patch);
+  await cpu.write(patch);
+  return { gpu, cpu };
+}
+
+/** COBA on both inputs, references near the leak: modulations between the clamps. */
+const COBA: ConfigPatch = {
+  v_leak: 450,
+  i_bias_leak: 300,
+  threshold_enable: 0,
+  synin_exc_enable: 1,
+  synin_inh_enable: 1,
+  i_bias_synin_exc_gm: 1022,
+  i_bias_synin_inh_gm: 1022,
+  i_bias_synin_exc_tau: 80,
+  i_bias_synin_inh_tau: 80,
+  coba_exc_enable: 1,
+  coba_inh_enable: 1,
+  i_bias_synin_exc_coba: 150,
+  i_bias_synin_inh_coba: 150,
+  e_synin_exc_rev: 460,
+  e_synin_inh_rev: 430,
+};
+
+Deno.test({
+  name: "PSP amplitudes with COBA on agree with the CPU executor",
+  ignore,
+  async fn() {
+    const { gpu, cpu } = await pair([1, 2], COBA);
+    const truth = await cpu.truth();
+    for (const kind of ["psp-amplitude-exc", "psp-amplitude-inh"] as const) {
+      const m: Measurement = { kind, events: 8, weight: 300 };
+      const a = await cpu.measure(m);
+      const b = await gpu.measure(m);
+      const ok = fraction(Array.from(a), (v, i) => Math.abs(v - b[i]!) <= 0.2);
+      assert.ok(ok >= 0.95, `${kind}: ${(100 * ok).toFixed(2)} % within 0.2 LSB`);
+      // COBA changed these amplitudes: the same measurement with COBA off differs.
+      const off = { coba_exc_enable: 0, coba_inh_enable: 0 };
+      await gpu.write(off);
+      await cpu.write(off);
+      const cuba = await gpu.measure(m);
+      await cpu.measure(m);
+      const on = { coba_exc_enable: 1, coba_inh_enable: 1 };
+      await gpu.write(on);
+      await cpu.write(on);
+      assert.ok(fraction(Array.from(b), (v, i) => Math.abs(v - cuba[i]!) > 2) > 0.5, kind);
+    }
+    assert.ok(truth.E_rev_exc.every(Number.isFinite));
+    assert.deepEqual(gpu.counters(), cpu.counters());
+    await gpu.close();
+  },
+});
+
+Deno.test({
+  name: "membrane traces agree with the CPU executor, across dispatches, spikes and COBA included",
+  ignore,
+  async fn() {
+    const row = new Array(512).fill(0);
+    row[33] = 1;
+    const { gpu, cpu } = await pair([1, 2, 3], { ...COBA, enable_readout: row });
+    const events = [
+      { input: "exc", timeSeconds: 20e-6, weight: 300 },
+      { input: "exc", timeSeconds: 20.01e-6, weight: 100 },
+      { input: "inh", timeSeconds: 50e-6, weight: 400 },
+    ] as const;
+    const cases: [string, Measurement, ConfigPatch][] = [
+      // 12 348 steps: four dispatches of ≤ 4096; decimated by 4.
+      [
+        "COBA, decimated",
+        {
+          kind: "membrane-trace",
+          windowSeconds: 420e-6,
+          events: [...events, { input: "inh", timeSeconds: 300e-6, weight: 400 }],
+        },
+        {},
+      ],
+      ["full rate", { kind: "membrane-trace", windowSeconds: 60e-6, events }, {}],
+      [
+        "firing",
+        { kind: "membrane-trace", windowSeconds: 100e-6, maxSamples: 1000 },
+        { threshold_enable: 1, v_leak: 900, v_threshold: 500, v_reset: 300 },
+      ],
+    ];
+    for (const [name, m, patch] of cases) {
+      await gpu.write(patch);
+      await cpu.write(patch);
+      const a = await cpu.measure(m);
+      const b = await gpu.measure(m);
+      assert.equal(b.length, a.length);
+      const same = fraction(Array.from(a), (v, i) => v === b[i]);
+      const near = fraction(Array.from(a), (v, i) => Math.abs(v - b[i]!) <= 1);
+      assert.ok(same >= 0.99 && near === 1, `${name}: ${same} identical, ${near} within 1 LSB`);
+    }
+    // A chip without a readout neuron is refused before anything runs.
+    await gpu.write({ enable_readout: 0 }, { chips: [1] });
+    await assert.rejects(
+      () => gpu.measure({ kind: "membrane-trace", windowSeconds: 1e-5 }),
+      /chip 1 \(sim-2\) has no readout neuron/,
+    );
+    assert.deepEqual(gpu.counters(), cpu.counters());
+    await gpu.close();
+  },
+});
+
+Deno.test({
+  name: "GPU searches over the COBA references find the CPU's codes",
+  ignore,
+  async fn() {
+    const { gpu, cpu } = await pair([4], { ...COBA, v_leak: 350 });
+    for (const input of ["exc", "inh"] as const) {
+      // The amplitude follows the reversal, which follows the reference: up
+      // for exc, down for inh (inverted).
+      const spec: SearchSpec = {
+        field: `e_synin_${input}_rev`,
+        inverted: input === "inh",
+        algorithm: { name: "binary" },
+        target: 12,
+        measurement: { kind: `psp-amplitude-${input}`, events: 8, weight: 300 },
+      };
+      const a = await cpu.search(spec);
+      const b = await gpu.search(spec);
+      const near = fraction(Array.from(a.codes), (v, i) => Math.abs(v - b.codes[i]!) <= 2);
+      assert.ok(near >= 0.97, `${input}: ${near} of the codes within 2`);
+      assert.ok(fraction(Array.from(a.success), (v) => v === 1) > 0.9, input);
+      assert.deepEqual(
+        Array.from((await gpu.config())[0]![`e_synin_${input}_rev`]),
+        Array.from(b.codes),
+      );
+    }
+    assert.deepEqual(gpu.counters(), cpu.counters());
+    await gpu.close();
+  },
 });

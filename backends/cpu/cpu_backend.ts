@@ -105,6 +105,7 @@ export class CpuBackend implements Backend {
     this.#open();
     validateMeasurement(m);
     const chips = this.#batch.selected(selection);
+    if (m.kind === "membrane-trace") this.#batch.readoutNeurons(chips);
     const size = measurementSize(m);
     const out = new Float32Array(this.chips.length * size).fill(NaN);
     const ops = this.#batch.claim(1, selection);

@@ -10,12 +10,21 @@
  * @module
  */
 
-import { type Measurement, type PerNeuron, perNeuron } from "../measurement.ts";
+import {
+  MADC_SAMPLE_RATE,
+  type Measurement,
+  type MembraneTrace,
+  type PerNeuron,
+  perNeuron,
+  traceEventSteps,
+  traceSampling,
+} from "../measurement.ts";
 import { CADC_CHANNELS, NEURONS, QUADRANTS } from "../layout.ts";
 import { hash3, lane, NoiseStream, normalAt } from "../rng.ts";
 import {
   cadcRead,
   type ChipParams,
+  cobaModulation,
   heldResetPotential,
   madcRead,
   restingPotential,
@@ -109,6 +118,8 @@ export function measureChip(m: Measurement, p: ChipParams, ctx: ChipContext): Fl
       );
     case "cadc-reference":
       return _cadcReference(p, ctx, m.code);
+    case "membrane-trace":
+      return _membraneTrace(p, ctx, m);
   }
 }
 
@@ -371,6 +382,11 @@ function _psp(
     const prefixI = hash3(ctx.key, ctx.op, lane(NoiseStream.lineInh, n));
     const vRest = _restBelowThreshold(p, n, twin);
     const stepsPerRun = (o.events + 1) * sub;
+    const crefE = p.crefExc[n]!;
+    const crefI = p.crefInh[n]!;
+    const betaE = p.betaExc[n]!;
+    const betaI = p.betaInh[n]!;
+    const mMax = twin.coba.maxModulation;
     let total = 0;
     for (let r = 0; r < o.runs; r++) {
       const base = r * (stepsPerRun + 1);
@@ -383,7 +399,9 @@ function _psp(
           if (input === 0) xe += jump;
           else xi += jump;
         }
-        const I = I0 + p.gmExc[n]! * xe * avgE - p.gmInh[n]! * xi * avgI;
+        // COBA: each input's current is modulated by the membrane at the step's start.
+        const I = I0 + p.gmExc[n]! * xe * avgE * cobaModulation(s.v, crefE, betaE, 1, mMax) -
+          p.gmInh[n]! * xi * avgI * cobaModulation(s.v, crefI, betaI, -1, mMax);
         lifStep(k, s, I, dt, prefix, base + j);
         xe = xe * eE + (kickE > 0 ? kickE * normalAt(prefixE, base + j + 1) : 0);
         xi = xi * eI + (kickI > 0 ? kickI * normalAt(prefixI, base + j + 1) : 0);
@@ -392,6 +410,64 @@ function _psp(
       total += after - before;
     }
     out[n] = (input === 0 ? 1 : -1) * total / o.runs;
+  }
+  return out;
+}
+
+function _membraneTrace(p: ChipParams, ctx: ChipContext, m: MembraneTrace): Float32Array {
+  const twin = ctx.twin;
+  const n = p.readout;
+  if (n < 0) {
+    throw new RangeError("membrane-trace: the chip has no readout neuron (enable_readout)");
+  }
+  const { samples, decimation } = traceSampling(m);
+  const dt = 1 / MADC_SAMPLE_RATE;
+  const events = traceEventSteps(m);
+  const k = prepareStep(_lifConstants(p, n, twin), dt);
+  const I0 = p.Isyn[n]! + (p.offsetEnable[n] ? p.Ioff[n]! : 0);
+  const sigmaLine = twin.noise.line;
+  const madcSd = twin.noise.madc;
+  const tauE = p.tauSynExc[n]!;
+  const tauI = p.tauSynInh[n]!;
+  const eE = Math.exp(-dt / tauE);
+  const eI = Math.exp(-dt / tauI);
+  const avgE = (tauE / dt) * (1 - eE);
+  const avgI = (tauI / dt) * (1 - eI);
+  const kickE = sigmaLine * Math.sqrt(1 - eE * eE);
+  const kickI = sigmaLine * Math.sqrt(1 - eI * eI);
+  const jump = p.dacAmp[n]!;
+  const prefix = hash3(ctx.key, ctx.op, lane(NoiseStream.membrane, n));
+  const prefixE = hash3(ctx.key, ctx.op, lane(NoiseStream.lineExc, n));
+  const prefixI = hash3(ctx.key, ctx.op, lane(NoiseStream.lineInh, n));
+  const madcPrefix = hash3(ctx.key, ctx.op, lane(NoiseStream.madc, n));
+  const mMax = twin.coba.maxModulation;
+  const s: LifState = {
+    v: _restBelowThreshold(p, n, twin) + _membraneNoise(ctx, n, 0),
+    refLeft: 0,
+    spikes: 0,
+  };
+  let xe = sigmaLine > 0 ? sigmaLine * normalAt(prefixE, 0) : 0;
+  let xi = sigmaLine > 0 ? sigmaLine * normalAt(prefixI, 0) : 0;
+  const out = new Float32Array(samples);
+  const steps = (samples - 1) * decimation + 1;
+  let next = 0;
+  for (let j = 0; j < steps; j++) {
+    if (j % decimation === 0) {
+      const i = j / decimation;
+      out[i] = madcRead(s.v, madcSd > 0 ? madcSd * normalAt(madcPrefix, i) : 0, twin);
+    }
+    if (j === steps - 1) break;
+    if (next < events.steps.length && events.steps[next] === j) {
+      xe += jump * events.exc[next]!;
+      xi += jump * events.inh[next]!;
+      next++;
+    }
+    const I = I0 +
+      p.gmExc[n]! * xe * avgE * cobaModulation(s.v, p.crefExc[n]!, p.betaExc[n]!, 1, mMax) -
+      p.gmInh[n]! * xi * avgI * cobaModulation(s.v, p.crefInh[n]!, p.betaInh[n]!, -1, mMax);
+    lifStep(k, s, I, dt, prefix, j);
+    xe = xe * eE + (kickE > 0 ? kickE * normalAt(prefixE, j + 1) : 0);
+    xi = xi * eI + (kickI > 0 ? kickI * normalAt(prefixI, j + 1) : 0);
   }
   return out;
 }

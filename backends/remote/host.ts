@@ -14,7 +14,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Backend, SearchSpec } from "../backend.ts";
 import { type ChipConfig, FIELD_NAMES } from "../config.ts";
-import { type Measurement, MEASUREMENT_KINDS, validateMeasurement } from "../measurement.ts";
+import {
+  type Measurement,
+  MEASUREMENT_KINDS,
+  traceSampling,
+  validateMeasurement,
+} from "../measurement.ts";
 import { validateSearchSpec } from "../generic_search.ts";
 import { planSearch } from "../search_rules.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
@@ -96,6 +101,7 @@ function _digest(text: string): Uint8Array {
  * import assert from "node:assert/strict";
  * assert.equal(measurementSteps({ kind: "spike-count", windowSeconds: 1e-3 }), 10_000);
  * assert.equal(measurementSteps({ kind: "resting-potential" }), 1);
+ * assert.equal(measurementSteps({ kind: "membrane-trace", windowSeconds: 100e-6 }), 2940);
  * ```
  */
 export function measurementSteps(m: Measurement): number {
@@ -124,6 +130,11 @@ export function measurementSteps(m: Measurement): number {
       );
     case "spike-count":
       return Math.ceil(m.windowSeconds / (m.dtSeconds ?? 0.1e-6));
+    case "membrane-trace": {
+      // One step per MADC sample period, decimated samples included.
+      const t = traceSampling(m);
+      return t.samples * t.decimation;
+    }
     default:
       return 1;
   }

@@ -213,6 +213,14 @@ export const TRUTH_FIELDS = [
   "V_rest_cadc",
   "V_R_cadc",
   "V_T_cadc",
+  "E_rev_exc",
+  "E_rev_inh",
+  "E_cref_exc",
+  "E_cref_inh",
+  "E_rev_exc_cadc",
+  "E_rev_inh_cadc",
+  "E_cref_exc_cadc",
+  "E_cref_inh_cadc",
 ] as const satisfies readonly (keyof Truth)[];
 
 /**

@@ -56,6 +56,16 @@ export const Quantity = {
   cadcSlopeK: 43,
   cadcChannel: 44,
   referenceCoupling: 45,
+  cobaAExc: 46,
+  cobaAInh: 47,
+  cobaBExc: 48,
+  cobaBInh: 49,
+  cobaKExc: 50,
+  cobaKInh: 51,
+  cobaGammaExc: 52,
+  cobaGammaInh: 53,
+  sameCodeCobaExc: 54,
+  sameCodeCobaInh: 55,
 } as const;
 
 /** All mismatch variables of one chip, already in physical units. */
@@ -124,6 +134,16 @@ export interface ChipMismatch {
   readonly cadcChannel: Float64Array;
   /** Crosstalk coupling of the CADC reference cell (V). */
   readonly referenceCoupling: number;
+  /** COBA reference gain `a_C` [exc, inh]. */
+  readonly cobaA: readonly [Float64Array, Float64Array];
+  /** COBA reference offset `b_C` (V) [exc, inh]. */
+  readonly cobaB: readonly [Float64Array, Float64Array];
+  /** COBA strength factor `k_C` (log-normal) [exc, inh]. */
+  readonly cobaK: readonly [Float64Array, Float64Array];
+  /** COBA strength exponent `γ_C` [exc, inh]. */
+  readonly cobaGamma: readonly [Float64Array, Float64Array];
+  /** Same-code crosstalk `z` of the COBA reference rows: e_synin_exc_rev, e_synin_inh_rev. */
+  readonly sameCodeCoba: readonly [Float64Array, Float64Array];
 }
 
 /**
@@ -240,5 +260,25 @@ export function drawMismatch(seed: number, config: TwinConfig): ChipMismatch {
     }),
     referenceCoupling: config.crosstalk.coupling.mean +
       config.crosstalk.coupling.sd * mismatchNormal(seed, Q.referenceCoupling, 0),
+    cobaA: [
+      _normal(seed, Q.cobaAExc, N, config.coba.a),
+      _normal(seed, Q.cobaAInh, N, config.coba.a),
+    ],
+    cobaB: [
+      _normal(seed, Q.cobaBExc, N, config.coba.b),
+      _normal(seed, Q.cobaBInh, N, config.coba.b),
+    ],
+    cobaK: [
+      _logNormal(seed, Q.cobaKExc, N, config.coba.kSigma),
+      _logNormal(seed, Q.cobaKInh, N, config.coba.kSigma),
+    ],
+    cobaGamma: [
+      _normal(seed, Q.cobaGammaExc, N, config.coba.gamma),
+      _normal(seed, Q.cobaGammaInh, N, config.coba.gamma),
+    ],
+    sameCodeCoba: [
+      _normal(seed, Q.sameCodeCobaExc, N, _standard),
+      _normal(seed, Q.sameCodeCobaInh, N, _standard),
+    ],
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The twin's transfer functions (`TWIN.md` §3, §5, §6): from a chip's
+ * The twin's transfer functions (`TWIN.md` §3, §5, §6, §8): from a chip's
  * configuration and mismatch to the effective physical parameters of every
  * neuron and CADC channel. Both simulators integrate the dynamics from these
  * numbers, so this is the one place that says what a CapMem code means.
@@ -58,6 +58,20 @@ export interface ChipParams {
   readonly cadcDigital: Int32Array;
   /** Voltage of the CADC reference (debug line) cell at a code (V). */
   readonly referenceVoltage: (code: number) => number;
+  /** Excitatory COBA reference `V_cref` (V), whether COBA is on or not. */
+  readonly crefExc: Float64Array;
+  /** Inhibitory COBA reference `V_cref` (V), whether COBA is on or not. */
+  readonly crefInh: Float64Array;
+  /** Excitatory COBA strength β (1/V); 0 where the input's COBA flag is off. */
+  readonly betaExc: Float64Array;
+  /** Inhibitory COBA strength β (1/V); 0 where the input's COBA flag is off. */
+  readonly betaInh: Float64Array;
+  /** Excitatory COBA flag (0/1). */
+  readonly cobaExcEnable: Uint8Array;
+  /** Inhibitory COBA flag (0/1). */
+  readonly cobaInhEnable: Uint8Array;
+  /** The readout neuron (`enable_readout`), or −1 where the chip has none. */
+  readonly readout: number;
 }
 
 const _CURRENT_ROWS = [
@@ -152,6 +166,10 @@ export function chipParams(config: ChipConfig, mm: ChipMismatch, twin: TwinConfi
     sameCodeCount(config.v_reset),
     sameCodeCount(config.v_threshold),
   ] as const;
+  const sameCoba = [
+    sameCodeCount(config.e_synin_exc_rev),
+    sameCodeCount(config.e_synin_inh_rev),
+  ] as const;
   const p = {
     C: new Float64Array(N),
     gL: new Float64Array(N),
@@ -177,6 +195,13 @@ export function chipParams(config: ChipConfig, mm: ChipMismatch, twin: TwinConfi
     referenceVoltage: (code: number) =>
       mm.quadrantGain[0]! * (vc.offset + (code / 1022) * vc.span) +
       mm.referenceCoupling * (m[0]! - xt.pivot) / 1022,
+    crefExc: new Float64Array(N),
+    crefInh: new Float64Array(N),
+    betaExc: new Float64Array(N),
+    betaInh: new Float64Array(N),
+    cobaExcEnable: new Uint8Array(N),
+    cobaInhEnable: new Uint8Array(N),
+    readout: config.enable_readout.indexOf(1),
   };
   const lc = twin.leakConductance;
   const st = twin.synapticTau;
@@ -185,9 +210,10 @@ export function chipParams(config: ChipConfig, mm: ChipMismatch, twin: TwinConfi
     const h = n >> 8;
     const g = mm.quadrantGain[q]!;
     const shift = mm.crosstalkCoupling[n]! * (m[q]! - xt.pivot) / 1022;
+    const voltage = (code: number, z: number, count: number) =>
+      g * (vc.offset + (code / 1022) * vc.span) + shift + xt.sameCode * z * (count - 1) / 127;
     const cell = (code: number, row: 0 | 1 | 2) =>
-      g * (vc.offset + (code / 1022) * vc.span) + shift +
-      xt.sameCode * mm.sameCode[row][n]! * (same[row][n]! - 1) / 127;
+      voltage(code, mm.sameCode[row][n]!, same[row][n]!);
     const uLeakBias = config.i_bias_leak[n]! / 1022;
     p.EL[n] = mm.leakA[n]! * cell(config.v_leak[n]!, 0) + mm.leakB[n]! +
       mm.leakKappa[n]! * (uLeakBias - twin.leak.kappaPivot);
@@ -238,6 +264,21 @@ export function chipParams(config: ChipConfig, mm: ChipMismatch, twin: TwinConfi
           mm.refLambda[1][n]! * (config.i_bias_synin_inh_shift[n]! / 1022 - rf.pivot));
     }
     p.Isyn[n] = Isyn;
+    const cb = twin.coba;
+    const coba = (input: 0 | 1, code: number) =>
+      code === 0
+        ? 0
+        : mm.cobaK[input][n]! * cb.beta * Math.pow(code / cb.codeRef, mm.cobaGamma[input][n]!);
+    p.crefExc[n] = mm.cobaA[0][n]! *
+        voltage(config.e_synin_exc_rev[n]!, mm.sameCodeCoba[0][n]!, sameCoba[0][n]!) +
+      mm.cobaB[0][n]!;
+    p.crefInh[n] = mm.cobaA[1][n]! *
+        voltage(config.e_synin_inh_rev[n]!, mm.sameCodeCoba[1][n]!, sameCoba[1][n]!) +
+      mm.cobaB[1][n]!;
+    p.cobaExcEnable[n] = config.coba_exc_enable[n]!;
+    p.cobaInhEnable[n] = config.coba_inh_enable[n]!;
+    p.betaExc[n] = config.coba_exc_enable[n] ? coba(0, config.i_bias_synin_exc_coba[n]!) : 0;
+    p.betaInh[n] = config.coba_inh_enable[n] ? coba(1, config.i_bias_synin_inh_coba[n]!) : 0;
     p.dacAmp[n] = mm.dacK[q]! * twin.synapseDac.perWeight *
       (config.syn_i_bias_dac[q]! / twin.synapseDac.dacRef);
     const scale = config.input_clock[n] ? config.clock_scale_fast[h]! : config.clock_scale_slow[h]!;
@@ -325,6 +366,75 @@ export function heldResetPotential(p: ChipParams, n: number, twin: TwinConfig): 
 export function cadcContinuous(p: ChipParams, ch: number, volts: number): number {
   const r = (volts - p.cadcLow[ch]! - p.cadcDelta[ch]!) / p.cadcLsb[ch]! + p.cadcDigital[ch]!;
   return _clamp(r, 0, 255);
+}
+
+/**
+ * The noise-free CADC reading of a voltage on channel `ch`, neither rounded
+ * nor clamped (a potential outside the ramp reads below 0 or above 255;
+ * ±Infinity stays ±Infinity): what truth reports for COBA reversals, which
+ * may lie outside the CADC's range.
+ *
+ * @example
+ * ```ts
+ * import { cadcContinuous, cadcLinear, chipParams } from "./physics.ts";
+ * import { drawMismatch } from "./mismatch.ts";
+ * import { DEFAULT_TWIN_CONFIG } from "./twin_config.ts";
+ * import { initialConfig } from "../config.ts";
+ * import assert from "node:assert/strict";
+ * const p = chipParams(initialConfig(), drawMismatch(1, DEFAULT_TWIN_CONFIG), DEFAULT_TWIN_CONFIG);
+ * assert.equal(cadcLinear(p, 0, 0.5), cadcContinuous(p, 0, 0.5));
+ * assert.ok(cadcLinear(p, 0, 5) > 255);
+ * assert.equal(cadcLinear(p, 0, -Infinity), -Infinity);
+ * ```
+ */
+export function cadcLinear(p: ChipParams, ch: number, volts: number): number {
+  return (volts - p.cadcLow[ch]! - p.cadcDelta[ch]!) / p.cadcLsb[ch]! + p.cadcDigital[ch]!;
+}
+
+/**
+ * The COBA modulation of a synaptic input's OTA current at membrane
+ * potential `v` (`TWIN.md` §8): `clamp(1 − s·β·(v − V_cref), 0, max)` with
+ * `s = +1` (excitatory) or `−1` (inhibitory). With β = 0 (COBA off) it is
+ * exactly 1.
+ *
+ * @example
+ * ```ts
+ * import { cobaModulation } from "./physics.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(cobaModulation(0.7, 0.5, 0, 1, 3), 1);
+ * assert.ok(Math.abs(cobaModulation(0.55, 0.5, 8, 1, 3) - 0.6) < 1e-12);
+ * assert.equal(cobaModulation(0.9, 0.5, 8, 1, 3), 0);
+ * assert.equal(cobaModulation(0.1, 0.5, 8, 1, 3), 3);
+ * assert.equal(cobaModulation(0.1, 0.5, 8, -1, 3), 0);
+ * ```
+ */
+export function cobaModulation(
+  v: number,
+  cref: number,
+  beta: number,
+  sign: 1 | -1,
+  max: number,
+): number {
+  return _clamp(1 - sign * beta * (v - cref), 0, max);
+}
+
+/**
+ * The effective reversal potential of a COBA input, `V_cref + s/β`: where
+ * the modulation, extrapolated linearly, vanishes. `+Infinity` (excitatory)
+ * or `−Infinity` (inhibitory) at β = 0 (COBA off).
+ *
+ * @example
+ * ```ts
+ * import { cobaReversal } from "./physics.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(cobaReversal(0.5, 8, 1), 0.625);
+ * assert.equal(cobaReversal(0.5, 8, -1), 0.375);
+ * assert.equal(cobaReversal(0.5, 0, 1), Infinity);
+ * assert.equal(cobaReversal(0.5, 0, -1), -Infinity);
+ * ```
+ */
+export function cobaReversal(cref: number, beta: number, sign: 1 | -1): number {
+  return cref + sign / beta;
 }
 
 /**

@@ -20,8 +20,10 @@ import { OperationCounters, selectChips } from "../counters.ts";
 import { type ChipMismatch, drawMismatch } from "./mismatch.ts";
 import {
   cadcContinuous,
+  cadcLinear,
   type ChipParams,
   chipParams,
+  cobaReversal,
   heldResetPotential,
   restingPotential,
 } from "./physics.ts";
@@ -156,6 +158,39 @@ export class TwinBatch {
   }
 
   /**
+   * The readout neuron (`enable_readout`) of each of the given chips, for a
+   * `membrane-trace`: a `RangeError` naming every chip that has none, before
+   * anything runs.
+   *
+   * @example
+   * ```ts
+   * import { TwinBatch } from "./twin_batch.ts";
+   * import { DEFAULT_TWIN_CONFIG } from "./twin_config.ts";
+   * import assert from "node:assert/strict";
+   * const b = new TwinBatch([1, 2], DEFAULT_TWIN_CONFIG);
+   * const row = new Array(512).fill(0);
+   * row[17] = 1;
+   * b.write({ enable_readout: row }, { chips: [0] });
+   * assert.deepEqual(b.readoutNeurons([0]), [17]);
+   * assert.throws(() => b.readoutNeurons([0, 1]), /chip 1 \(sim-2\)/);
+   * ```
+   */
+  readoutNeurons(chips: readonly number[]): number[] {
+    const neurons = chips.map((c) => this.#configs[c]!.enable_readout.indexOf(1));
+    const missing = chips.filter((_, k) => neurons[k]! < 0);
+    if (missing.length > 0) {
+      throw new RangeError(
+        `membrane-trace: ${missing.length === 1 ? "chip" : "chips"} ${
+          missing.map((c) => `${c} (${this.chips[c]!.id})`).join(", ")
+        } ${
+          missing.length === 1 ? "has" : "have"
+        } no readout neuron; set enable_readout on one neuron of each chip`,
+      );
+    }
+    return neurons;
+  }
+
+  /**
    * Validates a patch completely, then applies it to every chip.
    *
    * @example
@@ -263,6 +298,14 @@ export class TwinBatch {
       V_rest_cadc: new Float64Array(size),
       V_R_cadc: new Float64Array(size),
       V_T_cadc: new Float64Array(size),
+      E_rev_exc: new Float64Array(size),
+      E_rev_inh: new Float64Array(size),
+      E_cref_exc: new Float64Array(size),
+      E_cref_inh: new Float64Array(size),
+      E_rev_exc_cadc: new Float64Array(size),
+      E_rev_inh_cadc: new Float64Array(size),
+      E_cref_exc_cadc: new Float64Array(size),
+      E_cref_inh_cadc: new Float64Array(size),
     };
     for (let c = 0; c < chips; c++) {
       let p: ChipParams;
@@ -275,6 +318,8 @@ export class TwinBatch {
       }
       const cadc = (n: number, v: number) =>
         0.5 * (cadcContinuous(p, n, v) + cadcContinuous(p, n + NEURONS, v));
+      const linear = (n: number, v: number) =>
+        0.5 * (cadcLinear(p, n, v) + cadcLinear(p, n + NEURONS, v));
       for (let n = 0; n < NEURONS; n++) {
         const i = c * NEURONS + n;
         const vRest = restingPotential(p, n, this.twin);
@@ -292,6 +337,16 @@ export class TwinBatch {
         t.V_rest_cadc[i] = cadc(n, vRest);
         t.V_R_cadc[i] = cadc(n, vR);
         t.V_T_cadc[i] = cadc(n, p.VT[n]!);
+        const exc = p.cobaExcEnable[n] === 1;
+        const inh = p.cobaInhEnable[n] === 1;
+        t.E_rev_exc[i] = exc ? cobaReversal(p.crefExc[n]!, p.betaExc[n]!, 1) : Infinity;
+        t.E_rev_inh[i] = inh ? cobaReversal(p.crefInh[n]!, p.betaInh[n]!, -1) : -Infinity;
+        t.E_cref_exc[i] = exc ? p.crefExc[n]! : Infinity;
+        t.E_cref_inh[i] = inh ? p.crefInh[n]! : -Infinity;
+        t.E_rev_exc_cadc[i] = linear(n, t.E_rev_exc[i]!);
+        t.E_rev_inh_cadc[i] = linear(n, t.E_rev_inh[i]!);
+        t.E_cref_exc_cadc[i] = linear(n, t.E_cref_exc[i]!);
+        t.E_cref_inh_cadc[i] = linear(n, t.E_cref_inh[i]!);
       }
     }
     return t;

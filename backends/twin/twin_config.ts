@@ -64,6 +64,22 @@ export interface TwinConfig {
   readonly ota: { readonly full: number; readonly kSigma: number };
   /** Reference offset current `∓gm·(ρ + λ·(u_shift − pivot))`. */
   readonly reference: { readonly rho: Normal; readonly lambda: Normal; readonly pivot: number };
+  /**
+   * Conductance-based synaptic input (`TWIN.md` §8), per input: reference
+   * `V_cref = a·Vcell(e_synin_rev) + b`; strength
+   * `β = k·beta·(code/codeRef)^γ` (1/V), `k ~ LN(kSigma)`; while the input's
+   * COBA flag is on its current `gm·x` becomes `gm·x·m(V)` with
+   * `m(V) = clamp(1 − s·β·(V − V_cref), 0, maxModulation)`, `s = ±1`.
+   */
+  readonly coba: {
+    readonly a: Normal;
+    readonly b: Normal;
+    readonly beta: number;
+    readonly codeRef: number;
+    readonly kSigma: number;
+    readonly gamma: Normal;
+    readonly maxModulation: number;
+  };
   /** Synapse DAC: amplitude per event and weight LSB `k_q·perWeight·(dac/dacRef)`. */
   readonly synapseDac: {
     readonly perWeight: number;
@@ -161,6 +177,15 @@ export const DEFAULT_TWIN_CONFIG: TwinConfig = {
   },
   ota: { full: 1e-6, kSigma: 0.15 },
   reference: { rho: { mean: 0, sd: 0.02 }, lambda: { mean: 0.25, sd: 0.02 }, pivot: 0.3 },
+  coba: {
+    a: { mean: 0.98, sd: 0.02 },
+    b: { mean: -0.3, sd: 0.02 },
+    beta: 8,
+    codeRef: 255,
+    kSigma: 0.2,
+    gamma: { mean: 1.0, sd: 0.05 },
+    maxModulation: 3,
+  },
   synapseDac: { perWeight: 0.5e-3, dacRef: 600, kSigma: 0.1 },
   offsetCurrent: { perCode: 0.15e-9, kSigma: 0.1 },
   resetClamp: { tau: 0.5e-6, codeRef: 1012, kSigma: 0.1 },

@@ -24,6 +24,7 @@ export const KERNELS = {
     "measurePsp",
     "measureSpikeCount",
     "measureCadcReference",
+    "measureTrace",
   ],
   search: [
     "searchInit",

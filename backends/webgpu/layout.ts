@@ -17,20 +17,28 @@ import type { TwinConfig } from "../twin/twin_config.ts";
 export const DESC_STRIDE = 256;
 
 /** f32 values per `NeuronMismatch`. */
-export const MISMATCH_FLOATS = 34;
+export const MISMATCH_FLOATS = 44;
 /** f32 values per `NeuronParams`. */
-export const PARAM_FLOATS = 20;
-/** i32 values per `NeuronConfig`. */
-export const NEURON_CONFIG_INTS = 24;
+export const PARAM_FLOATS = 24;
 /** i32 values per `ChipConfig`. */
 export const CHIP_CONFIG_INTS = 16;
 /** f32 values per `MeasState`. */
 export const MEAS_STATE_FLOATS = 8;
 
-/** The per-neuron configuration fields, in the order of the WGSL `NeuronConfig`. */
+/**
+ * The per-neuron configuration fields, in the order of the WGSL
+ * `NeuronConfig` (the order of `FIELDS`): the 16 CapMem rows first, then the
+ * digital settings.
+ */
 export const NEURON_FIELDS: readonly FieldName[] = FIELD_NAMES.filter((f) =>
   FIELDS[f].scope === "neuron"
 );
+
+/** i32 values per `NeuronConfig`: one per per-neuron field, in {@linkcode NEURON_FIELDS} order (31). */
+export const NEURON_CONFIG_INTS: number = NEURON_FIELDS.length;
+
+/** How many of {@linkcode NEURON_FIELDS} (the first ones) are CapMem rows a search may write. */
+const _NEURON_CAPMEM = NEURON_FIELDS.filter((f) => FIELDS[f].group === "capmem").length;
 
 /**
  * The `Twin` uniform: the model numbers the kernels read.
@@ -41,8 +49,9 @@ export const NEURON_FIELDS: readonly FieldName[] = FIELD_NAMES.filter((f) =>
  * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
  * import assert from "node:assert/strict";
  * const u = packTwin(DEFAULT_TWIN_CONFIG);
- * assert.equal(u.length, 32);
+ * assert.equal(u.length, 36);
  * assert.equal(u[31], Infinity);
+ * assert.equal(u[32], 8);
  * ```
  */
 export function packTwin(t: TwinConfig): Float32Array {
@@ -79,6 +88,10 @@ export function packTwin(t: TwinConfig): Float32Array {
     t.crosstalk.sameCode,
     t.refractoryClock,
     Infinity,
+    t.coba.beta,
+    t.coba.codeRef,
+    t.coba.maxModulation,
+    0,
   ]);
 }
 
@@ -133,6 +146,16 @@ export function packNeuronMismatch(m: ChipMismatch): Float32Array {
     m.sameCode[0],
     m.sameCode[1],
     m.sameCode[2],
+    m.cobaA[0],
+    m.cobaA[1],
+    m.cobaB[0],
+    m.cobaB[1],
+    m.cobaK[0],
+    m.cobaK[1],
+    m.cobaGamma[0],
+    m.cobaGamma[1],
+    m.sameCodeCoba[0],
+    m.sameCodeCoba[1],
   ];
   const out = new Float32Array(NEURONS * MISMATCH_FLOATS);
   for (let n = 0; n < NEURONS; n++) {
@@ -190,7 +213,7 @@ export function packChannelMismatch(m: ChipMismatch): Float32Array {
  * import { initialConfig } from "../config.ts";
  * import assert from "node:assert/strict";
  * const p = packConfig(initialConfig());
- * assert.equal(p.neuron.length, 512 * 24);
+ * assert.equal(p.neuron.length, 512 * 31);
  * assert.equal(p.neuron[0], 400);
  * assert.equal(p.chip[0], 600);
  * ```
@@ -263,17 +286,18 @@ export function unpackField(
  * import { fieldId } from "./layout.ts";
  * import assert from "node:assert/strict";
  * assert.equal(fieldId("v_leak"), 0);
- * assert.equal(fieldId("cadc_channel_offset"), 15);
+ * assert.equal(fieldId("i_bias_synin_inh_coba"), 15);
+ * assert.equal(fieldId("cadc_channel_offset"), 19);
  * ```
  */
 export function fieldId(field: FieldName): number {
   const k = NEURON_FIELDS.indexOf(field);
-  if (k >= 0 && k < 12) return k;
+  if (k >= 0 && k < _NEURON_CAPMEM) return k;
   const rest: Partial<Record<FieldName, number>> = {
-    syn_i_bias_dac: 12,
-    cadc_v_ramp_offset: 13,
-    cadc_i_ramp_slope: 14,
-    cadc_channel_offset: 15,
+    syn_i_bias_dac: _NEURON_CAPMEM,
+    cadc_v_ramp_offset: _NEURON_CAPMEM + 1,
+    cadc_i_ramp_slope: _NEURON_CAPMEM + 2,
+    cadc_channel_offset: _NEURON_CAPMEM + 3,
   };
   const id = rest[field];
   if (id === undefined) throw new TypeError(`Field "${field}" cannot be written by a GPU search`);

@@ -22,9 +22,12 @@ import { type ChipConfig, cloneConfig, type ConfigPatch } from "../config.ts";
 import { expandPerInstance, selectRows, validateSearchSpec } from "../generic_search.ts";
 import { CADC_CHANNELS, NEURONS } from "../layout.ts";
 import {
+  MADC_SAMPLE_RATE,
   type Measurement,
   measurementSize,
   perNeuron,
+  traceEventSteps,
+  traceSampling,
   validateMeasurement,
 } from "../measurement.ts";
 import { planSearch, startOffsets } from "../search_rules.ts";
@@ -251,19 +254,32 @@ export class WebGpuBackend implements Backend {
     this.#open();
     validateMeasurement(m);
     const active = this.#batch.selected(selection);
+    const size = measurementSize(m);
+    // A trace's readings are `samples` per chip; every other kind's fit in 1024.
+    const stride = m.kind === "membrane-trace" ? size : CADC_CHANNELS;
+    if (m.kind === "membrane-trace") {
+      this.#batch.readoutNeurons(active);
+      const bytes = this.chips.length * stride * 4;
+      const limit = this.#rt.device.limits.maxStorageBufferBindingSize;
+      if (bytes > limit) {
+        throw new RangeError(
+          `membrane-trace: ${this.chips.length} chips × ${size} samples need ${bytes} bytes of readings, more than this GPU binds (${limit}); lower maxSamples`,
+        );
+      }
+    }
     const job = this.#begin(active);
     this.#encodeMeasurement(job, m);
     this.stats.measurements++;
+    this.#rt.ensure("readings", this.chips.length * stride * 4);
     const [bytes] = await this.#finish(job, [{
       buffer: "readings",
       offset: 0,
-      size: this.chips.length * CADC_CHANNELS * 4,
+      size: this.chips.length * stride * 4,
     }]);
     const all = new Float32Array(bytes!);
-    const size = measurementSize(m);
     const out = new Float32Array(this.chips.length * size).fill(NaN);
     for (const c of active) {
-      out.set(all.subarray(c * CADC_CHANNELS, c * CADC_CHANNELS + size), c * size);
+      out.set(all.subarray(c * stride, c * stride + size), c * size);
     }
     return out;
   }
@@ -352,7 +368,10 @@ export class WebGpuBackend implements Backend {
     this.#dirty.clear();
     const counters = this.#batch.counters();
     const info = new Uint32Array(active.length * 4);
-    active.forEach((c, k) => info.set([c, this.keys[c]!, counters[c]!, 0], k * 4));
+    active.forEach((c, k) => {
+      const readout = this.#batch.config(c).enable_readout.indexOf(1);
+      info.set([c, this.keys[c]!, counters[c]!, readout < 0 ? 0xffffffff : readout], k * 4);
+    });
     this.#rt.upload("chipInfo", info);
     return new _Job(active);
   }
@@ -480,6 +499,38 @@ export class WebGpuBackend implements Backend {
       case "cadc-reference":
         job.dispatch("measureCadcReference", job.active.length * 8, { op, f: [m.code] });
         return;
+      case "membrane-trace": {
+        // One invocation per chip integrates its readout neuron, split into
+        // dispatches of MAX_STEPS_PER_DISPATCH steps (state in mstate).
+        const { samples, decimation } = traceSampling(m);
+        const total = (samples - 1) * decimation + 1;
+        const events = traceEventSteps(m);
+        const count = events.steps.length;
+        const steps = job.allocInts(count, events.steps);
+        const weights = job.allocFloats(
+          2 * count,
+          Array.from({ length: 2 * count }, (_, i) => (i % 2 ? events.inh : events.exc)[i >> 1]!),
+        );
+        const groups = Math.ceil(job.active.length / 128);
+        for (let start = 0; start < total; start += MAX_STEPS_PER_DISPATCH) {
+          job.dispatch("measureTrace", groups, {
+            op,
+            u: [
+              samples,
+              decimation,
+              count,
+              start,
+              MAX_STEPS_PER_DISPATCH,
+              total,
+              steps,
+              weights,
+              samples,
+            ],
+            f: [1 / MADC_SAMPLE_RATE],
+          });
+        }
+        return;
+      }
     }
   }
 

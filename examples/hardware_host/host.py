@@ -51,14 +51,18 @@ FIELDS: dict[str, tuple[str, str, int, int, int]] = {
     "i_bias_synin_exc_tau": (*_CAP, 500), "i_bias_synin_exc_gm": (*_CAP, 0),
     "i_bias_synin_exc_shift": (*_CAP, 300), "i_bias_synin_inh_tau": (*_CAP, 500),
     "i_bias_synin_inh_gm": (*_CAP, 0), "i_bias_synin_inh_shift": (*_CAP, 300),
+    "e_synin_exc_rev": (*_CAP, 500), "e_synin_inh_rev": (*_CAP, 500),
+    "i_bias_synin_exc_coba": (*_CAP, 0), "i_bias_synin_inh_coba": (*_CAP, 0),
     "syn_i_bias_dac": (*_QUAD, 600), "cadc_v_ramp_offset": (*_QUAD, 600),
     "cadc_i_ramp_slope": (*_QUAD, 500), "membrane_capacitance": ("digital", "neuron", 0, 63, 63),
     "leak_division": (*_FLAG, 0), "leak_multiplication": (*_FLAG, 0),
     "synin_exc_enable": (*_FLAG, 0), "synin_inh_enable": (*_FLAG, 0),
     "synin_exc_high_resistance": (*_FLAG, 0), "synin_inh_high_resistance": (*_FLAG, 0),
+    "coba_exc_enable": (*_FLAG, 0), "coba_inh_enable": (*_FLAG, 0),
     "threshold_enable": (*_FLAG, 1), "offset_current_enable": (*_FLAG, 0),
     "refractory_counter": ("digital", "neuron", 0, 255, 32),
     "reset_holdoff": ("digital", "neuron", 0, 15, 15), "input_clock": (*_FLAG, 1),
+    "enable_readout": (*_FLAG, 0),  # at most one neuron per chip (checked in resolve_patch)
     "clock_scale_fast": ("digital", "hemisphere", 0, 15, 3),
     "clock_scale_slow": ("digital", "hemisphere", 0, 15, 9),
     "cadc_channel_offset": ("digital", "channel", -128, 127, 0),
@@ -66,6 +70,7 @@ FIELDS: dict[str, tuple[str, str, int, int, int]] = {
 
 # Measurement kinds (backends/measurement.ts): kind -> (values per chip, the Chip method that
 # takes it, its positive settings). Settings are SI seconds or counts; integer ones below.
+# A membrane-trace has trace_samples(m) values per chip (None here).
 MEASUREMENTS = {
     "resting-potential": (512, "read_cadc", "reads"),
     "reset-potential": (512, "read_cadc", "reads"),
@@ -80,9 +85,13 @@ MEASUREMENTS = {
     "psp-amplitude-inh": (512, "send_events", "events spacingSeconds runs weight dtSeconds"),
     "spike-count": (512, "count_spikes", "windowSeconds dtSeconds"),
     "cadc-reference": (1024, "read_cadc", ""),
+    "membrane-trace": (None, "record_madc", "windowSeconds maxSamples"),
 }
 _INTEGER_SETTINGS = ("reads", "samples", "batches", "maxSamples", "events", "runs")
-_REQUIRED = {"tau-mem-cadc": "waitSeconds", "spike-count": "windowSeconds"}
+_REQUIRED = {"tau-mem-cadc": "waitSeconds", "spike-count": "windowSeconds",
+             "membrane-trace": "windowSeconds"}
+MADC_SAMPLE_RATE = 29.4e6  # MADC samples per second (backends/measurement.ts)
+MAX_TRACE_SAMPLES = 65536
 
 
 class NotConnected(Exception):
@@ -135,7 +144,9 @@ class Chip:
         """MADC traces, one neuron after the other (calix madc_base Recorder), and the
         exponential fit of each: tau-mem (MembraneTimeConstCalibOffset: offset-current step),
         tau-mem-reset (MembraneTimeConstCalibReset), tau-syn-exc/-inh (SynTimeConstantCalib:
-        synaptic line after 5 events; +inf where the drop is under 10 MADC LSB)."""
+        synaptic line after 5 events; +inf where the drop is under 10 MADC LSB), and
+        membrane-trace (the raw MADC samples of the chip's enable_readout neuron over
+        `windowSeconds`, every trace_samples(m)[1]-th kept, with the input `events`)."""
         self._stand_in("record_madc")
 
     def send_events(self, kind: str, settings: dict[str, Any]) -> list[float]:
@@ -349,6 +360,13 @@ def resolve_patch(patch: dict[str, Any], chips: int) -> dict[str, list[list[int]
             raise _bad(f'Unknown configuration field "{field}"; known fields are '
                        f"{', '.join(FIELDS)}", "TypeError")
         out[field] = _resolve_value(field, value, chips)
+        if field == "enable_readout":  # one readout neuron per chip
+            for chip, row in enumerate(out[field]):
+                on = [n for n, v in enumerate(row) if v]
+                if len(on) > 1:
+                    raise _bad(f"enable_readout may be on for at most one neuron per chip; chip "
+                               f"{chip} would have it on neurons {_indices(on)} (write a row with "
+                               "a single 1 to move the readout)", "RangeError")
     return out
 
 
@@ -398,7 +416,8 @@ def _resolve_value(field: str, value: Any, chips: int) -> list[list[int]]:
 
 def _positive(kind: str, name: str, v: Any, chips: int) -> None:
     integer = name in _INTEGER_SETTINGS
-    if _is_array(v) and name == "windowSeconds" and kind != "spike-count":  # per neuron
+    if _is_array(v) and name == "windowSeconds" and kind not in ("spike-count",
+                                                                   "membrane-trace"):  # per neuron
         if len(v) not in (512, 512 * chips):
             raise _bad(f"{kind}: {name} has {len(v)} values, expected 1, 512 or chips × 512",
                        "RangeError")
@@ -431,6 +450,44 @@ def check_measurement(m: dict[str, Any], chips: int) -> None:
     if kind == "spike-count" and m.get("counter", "exact") not in ("8bit", "exact"):
         raise _bad(f'{kind}: counter must be "8bit" or "exact", got {_text(m["counter"])}',
                    "RangeError")
+    if kind == "membrane-trace":
+        _check_trace(m)
+
+
+def _check_trace(m: dict[str, Any]) -> None:
+    """The membrane-trace settings beyond the positive ones (_validateTrace)."""
+    kind, window = m["kind"], m["windowSeconds"]
+    if window * MADC_SAMPLE_RATE * (1 + 1e-12) < 1:
+        raise _bad(f"{kind}: windowSeconds {_text(window)} s is shorter than one MADC sample "
+                   f"({1e9 / MADC_SAMPLE_RATE:.1f} ns)", "RangeError")
+    if m.get("maxSamples", 0) > MAX_TRACE_SAMPLES:
+        raise _bad(f"{kind}: maxSamples must be at most {MAX_TRACE_SAMPLES}, got "
+                   f"{_text(m['maxSamples'])}", "RangeError")
+    events = m.get("events", [])
+    if not isinstance(events, list):
+        raise _bad(f"{kind}: events must be an array of events, got {_typeof(events)}",
+                   "TypeError")
+    for i, e in enumerate(events):
+        if not isinstance(e, dict):
+            raise _bad(f"{kind}: events[{i}] must be an object {{ input, timeSeconds, weight? }}, "
+                       f"got {'null' if e is None else _typeof(e)}", "TypeError")
+        if e.get("input") not in ("exc", "inh"):
+            raise _bad(f'{kind}: events[{i}].input must be "exc" or "inh", got '
+                       f"{_text(e.get('input')) if 'input' in e else 'undefined'}", "RangeError")
+        t = e.get("timeSeconds")
+        if not (_number(t) and math.isfinite(t) and 0 <= t < window):
+            raise _bad(f"{kind}: events[{i}].timeSeconds must be a number in [0, windowSeconds = "
+                       f"{_text(window)}), got {_text(t) if 'timeSeconds' in e else 'undefined'}",
+                       "RangeError")
+        if "weight" in e:
+            _positive(kind, f"events[{i}].weight", e["weight"], 1)
+
+
+def trace_samples(m: dict[str, Any]) -> tuple[int, int]:
+    """traceSampling (backends/measurement.ts): (samples, decimation) of a membrane-trace."""
+    raw = max(1, math.floor(m["windowSeconds"] * MADC_SAMPLE_RATE * (1 + 1e-12)))
+    decimation = max(1, math.ceil(raw / m.get("maxSamples", 4096)))
+    return max(1, raw // decimation), decimation
 
 
 def measurement_steps(m: dict[str, Any]) -> float:
@@ -457,6 +514,9 @@ def measurement_steps(m: dict[str, Any]) -> float:
                          / get("dtSeconds", 40e-9))
     if kind == "spike-count":
         return math.ceil(get("windowSeconds", 0) / get("dtSeconds", 0.1e-6))
+    if kind == "membrane-trace":
+        samples, decimation = trace_samples(m)
+        return samples * decimation
     return 1
 
 
@@ -637,11 +697,20 @@ class Host:
             raise Refused("too-expensive", f"{m['kind']} asks for {measurement_steps(m)} "
                           "integration steps per neuron, more than this host's "
                           f"{LIMITS['max_measurement_steps']}")
-        size = MEASUREMENTS[m["kind"]][0]
+        if m["kind"] == "membrane-trace":  # the trace records each chip's readout neuron
+            missing = [f"{s} ({self.ids[self.session[s]]})" for s in chips
+                       if 1 not in self.configs[self.session[s]]["enable_readout"]]
+            if missing:
+                raise _bad(f"membrane-trace: {'chip' if len(missing) == 1 else 'chips'} "
+                           f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
+                           "readout neuron; set enable_readout on one neuron of each chip",
+                           "RangeError")
+        size = MEASUREMENTS[m["kind"]][0] or trace_samples(m)[0]
         readings = array.array("f", [math.nan]) * (n * size)
         for s in chips:
             settings = {k: (list(v) if len(v) == 512 else list(v[s * 512:(s + 1) * 512]))
-                        if _is_array(v) else v for k, v in m.items() if k != "kind"}
+                        if _is_array(v) and k != "events" else v
+                        for k, v in m.items() if k != "kind"}
             values = self.hw[self.session[s]].measure(m["kind"], settings)
             if len(values) != size:
                 raise RuntimeError(f"Chip.measure gave {len(values)} values for {m['kind']}, "
