@@ -56,20 +56,7 @@ export function validateSearchSpec(
   chips: number,
 ): { size: number; lower: number; upper: number } {
   const field = spec.field;
-  if (!Object.hasOwn(FIELDS, field)) {
-    throw new TypeError(`Unknown search field "${String(field)}"`);
-  }
-  const f = FIELDS[field];
-  if (f.group !== "capmem" && !_SEARCHABLE.has(field)) {
-    throw new TypeError(`Field "${field}" cannot be searched`);
-  }
-  const size = fieldSize(field);
-  const [lower, upper] = spec.range ?? [f.min, f.max];
-  if (!Number.isInteger(lower) || !Number.isInteger(upper) || lower < f.min || upper > f.max) {
-    throw new RangeError(
-      `Search range ${lower}..${upper} of ${field} must be integers inside ${f.min}..${f.max}`,
-    );
-  }
+  const { size, lower, upper } = _searchShape(field, spec.range);
   if ((spec.measurement as { kind?: unknown } | undefined)?.kind === "membrane-trace") {
     throw new RangeError(
       `Measurement membrane-trace cannot drive a search: it records one readout neuron's samples, not a reading per ${field} element`,
@@ -88,6 +75,27 @@ export function validateSearchSpec(
     if (m.op !== "before-failed") _checkLength(`map ${m.op} limit`, m.limit, size, chips);
   }
   return { size, lower, upper };
+}
+
+/** The instances per chip and the range of a searched field; throws for a field that cannot be searched. */
+function _searchShape(
+  field: SearchSpec["field"],
+  range: readonly [number, number] | undefined,
+): { size: number; lower: number; upper: number } {
+  if (!Object.hasOwn(FIELDS, field)) {
+    throw new TypeError(`Unknown search field "${String(field)}"`);
+  }
+  const f = FIELDS[field];
+  if (f.group !== "capmem" && !_SEARCHABLE.has(field)) {
+    throw new TypeError(`Field "${field}" cannot be searched`);
+  }
+  const [lower, upper] = range ?? [f.min, f.max];
+  if (!Number.isInteger(lower) || !Number.isInteger(upper) || lower < f.min || upper > f.max) {
+    throw new RangeError(
+      `Search range ${lower}..${upper} of ${field} must be integers inside ${f.min}..${f.max}`,
+    );
+  }
+  return { size: fieldSize(field), lower, upper };
 }
 
 function _checkLength(
@@ -212,8 +220,109 @@ export function selectRows<T extends Float32Array | Float64Array>(
 }
 
 /**
+ * A search whose readings come from a function instead of one measurement:
+ * the field, range, direction, algorithm, target and chips of a
+ * {@linkcode SearchSpec}, without the measurement.
+ */
+export interface DrivenSearch {
+  /** The searched field. */
+  readonly field: SearchSpec["field"];
+  /** Inclusive search range (default: the field's whole range). */
+  readonly range?: readonly [number, number];
+  /** Whether a larger code gives a smaller reading. */
+  readonly inverted?: boolean;
+  /** The search algorithm. */
+  readonly algorithm: SearchSpec["algorithm"];
+  /** Target reading: a scalar, one per instance of a chip, or `chips × instances`. */
+  readonly target: number | ArrayLike<number>;
+  /** Run on these chips only; the others' codes are −1, success 0. */
+  readonly chips?: readonly number[];
+  /** Keep the codes and readings of every step. */
+  readonly trace?: boolean;
+}
+
+/**
+ * Runs a search rule over any backend, asking `measure` for the readings of
+ * every step: the search claims one operation per chip for its start
+ * points, writes each step's codes to the field, calls `measure` with them
+ * (`active chips × size`, in the order of `active`), and writes the final
+ * codes. `measure` returns one reading per instance of the active chips;
+ * ±Infinity pushes a code to a bound, as calix's sentinels do. This is the
+ * loop {@linkcode genericSearch} runs with one measurement per step, and
+ * what a calibration step uses when a step's reading is more than one
+ * measurement (calix's COBA bias search).
+ *
+ * @example A search of the leak whose reading is the mean of two measurements
+ * ```ts
+ * import { openBackend } from "../mod.ts";
+ * import { driveSearch, selectRows } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ * const be = await openBackend({ backend: "cpu", chips: 1 });
+ * await be.write({ threshold_enable: 0 });
+ * const r = await driveSearch(be, { field: "v_leak", algorithm: { name: "binary" }, target: 80 },
+ *   async (_codes, active) => {
+ *     const a = selectRows(await be.measure({ kind: "resting-potential" }), active, 512);
+ *     const b = selectRows(await be.measure({ kind: "resting-potential" }), active, 512);
+ *     return a.map((v, i) => (v + b[i]!) / 2);
+ *   });
+ * assert.ok(r.success.every((s) => s === 1));
+ * await be.close();
+ * ```
+ */
+export async function driveSearch(
+  backend: Backend,
+  search: DrivenSearch,
+  measure: (codes: Int32Array, active: readonly number[]) => Promise<Float32Array>,
+): Promise<SearchResult> {
+  const chips = backend.chips.length;
+  const { size, lower, upper } = _searchShape(search.field, search.range);
+  _checkLength("target", search.target, size, chips);
+  const active = search.chips ?? Array.from({ length: chips }, (_, c) => c);
+  const selection = { chips: active };
+  const plan = planSearch(search.algorithm, lower, upper);
+  const counters = backend.claim(1, selection);
+  const n = active.length * size;
+  let offsets: Int32Array | undefined;
+  active.forEach((c, k) => {
+    const o = startOffsets(search.algorithm, backend.keys[c]!, counters[c]!, size);
+    if (!o) return;
+    offsets ??= new Int32Array(n);
+    offsets.set(o, k * size);
+  });
+  const target = selectRows(expandPerInstance(search.target, size, chips), active, size);
+  let state = initSearch(plan, search.inverted ?? false, n, offsets);
+  const trace = search.trace
+    ? { codes: [] as Int32Array[], readings: [] as Float32Array[] }
+    : undefined;
+  while (!state.done) {
+    await backend.write({ [search.field]: state.codes }, selection);
+    const readings = await measure(state.codes, active);
+    if (readings.length !== n) {
+      throw new RangeError(
+        `A driven search of ${search.field} got ${readings.length} readings, expected ${n}`,
+      );
+    }
+    trace?.codes.push(state.codes.slice());
+    trace?.readings.push(readings);
+    state = searchUpdate(state, readings, target);
+  }
+  const result = searchResult(state);
+  await backend.write({ [search.field]: result.codes }, selection);
+  if (active.length === chips) return trace ? { ...result, trace } : result;
+  const codes = new Int32Array(chips * size).fill(-1);
+  const success = new Uint8Array(chips * size);
+  active.forEach((c, k) => {
+    codes.set(result.codes.subarray(k * size, (k + 1) * size), c * size);
+    success.set(result.success.subarray(k * size, (k + 1) * size), c * size);
+  });
+  return trace ? { codes, success, trace } : { codes, success };
+}
+
+/**
  * Runs a search on any backend through its `write`, `measure` and `search`
- * (for sub-searches), on all chips or on `spec.chips`.
+ * (for sub-searches), on all chips or on `spec.chips`: {@linkcode driveSearch}
+ * with one measurement per step, the spec's sub-searches before it and its
+ * reduction and reading maps after it.
  *
  * @example Calibrate every neuron's leak to read 80 on a twin
  * ```ts
@@ -233,31 +342,16 @@ export function selectRows<T extends Float32Array | Float64Array>(
  */
 export async function genericSearch(backend: Backend, spec: SearchSpec): Promise<SearchResult> {
   const chips = backend.chips.length;
-  const { size, lower, upper } = validateSearchSpec(spec, chips);
+  const { size } = validateSearchSpec(spec, chips);
   const active = spec.chips ?? Array.from({ length: chips }, (_, c) => c);
   const selection = { chips: active };
-  const plan = planSearch(spec.algorithm, lower, upper);
-  const counters = backend.claim(1, selection);
-  const n = active.length * size;
-  let offsets: Int32Array | undefined;
-  active.forEach((c, k) => {
-    const o = startOffsets(spec.algorithm, backend.keys[c]!, counters[c]!, size);
-    if (!o) return;
-    offsets ??= new Int32Array(n);
-    offsets.set(o, k * size);
-  });
-  const target = selectRows(expandPerInstance(spec.target, size, chips), active, size);
   const maps = spec.map?.map((m) =>
     m.op === "before-failed"
       ? m
       : { ...m, limit: selectRows(expandPerInstance(m.limit, size, chips), active, size) }
   );
-  let state = initSearch(plan, spec.inverted ?? false, n, offsets);
-  const trace = spec.trace
-    ? { codes: [] as Int32Array[], readings: [] as Float32Array[] }
-    : undefined;
-  while (!state.done) {
-    await backend.write({ [spec.field]: state.codes }, selection);
+  const n = active.length * size;
+  return await driveSearch(backend, spec, async (codes) => {
     let beforeSuccess: Uint8Array | undefined;
     for (const sub of spec.before ?? []) {
       const r = await backend.search({ ...sub, chips: sub.chips ?? active });
@@ -274,20 +368,8 @@ export async function genericSearch(backend: Backend, spec: SearchSpec): Promise
     let readings = selectRows(raw, active, raw.length / chips);
     if (spec.reduce === "quadrant-mean") readings = quadrantMeans(readings, active.length);
     if (maps) {
-      readings = applyReadingMaps(readings, state.codes, beforeSuccess, maps, size, active.length);
+      readings = applyReadingMaps(readings, codes, beforeSuccess, maps, size, active.length);
     }
-    trace?.codes.push(state.codes.slice());
-    trace?.readings.push(readings);
-    state = searchUpdate(state, readings, target);
-  }
-  const result = searchResult(state);
-  await backend.write({ [spec.field]: result.codes }, selection);
-  if (active.length === chips) return trace ? { ...result, trace } : result;
-  const codes = new Int32Array(chips * size).fill(-1);
-  const success = new Uint8Array(chips * size);
-  active.forEach((c, k) => {
-    codes.set(result.codes.subarray(k * size, (k + 1) * size), c * size);
-    success.set(result.success.subarray(k * size, (k + 1) * size), c * size);
+    return readings;
   });
-  return trace ? { codes, success, trace } : { codes, success };
 }
