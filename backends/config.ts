@@ -169,30 +169,10 @@ export type FieldName = keyof typeof FIELDS;
 /** The names of all fields, in a stable order. */
 export const FIELD_NAMES: readonly FieldName[] = Object.keys(FIELDS) as FieldName[];
 
-/** The per-neuron CapMem rows, in a stable order. */
-export const NEURON_CAPMEM_ROWS = [
-  "v_leak",
-  "v_reset",
-  "v_threshold",
-  "i_bias_leak",
-  "i_bias_reset",
-  "i_mem_offset",
-  "i_bias_synin_exc_tau",
-  "i_bias_synin_exc_gm",
-  "i_bias_synin_exc_shift",
-  "i_bias_synin_inh_tau",
-  "i_bias_synin_inh_gm",
-  "i_bias_synin_inh_shift",
-] as const satisfies readonly FieldName[];
-
-/** Per-neuron CapMem rows (0..1022 per neuron). */
-export type NeuronCapMemRow = (typeof NEURON_CAPMEM_ROWS)[number];
-
 /**
  * The per-neuron CapMem rows of the conductance-based (COBA) synaptic input
  * (`TWIN.md` §8): the reference voltage cells and the modulation-strength
- * current cells, in a stable order. Kept apart from
- * {@linkcode NEURON_CAPMEM_ROWS} until the calibration handles them.
+ * current cells, in a stable order.
  *
  * @example
  * ```ts
@@ -212,10 +192,39 @@ export const COBA_CAPMEM_ROWS = [
 /** Per-neuron CapMem rows of the COBA synaptic input (0..1022 per neuron). */
 export type CobaCapMemRow = (typeof COBA_CAPMEM_ROWS)[number];
 
+/**
+ * The per-neuron CapMem rows, in a stable order (the COBA rows last).
+ *
+ * @example
+ * ```ts
+ * import { NEURON_CAPMEM_ROWS } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(NEURON_CAPMEM_ROWS.length, 16);
+ * assert.equal(NEURON_CAPMEM_ROWS[0], "v_leak");
+ * ```
+ */
+export const NEURON_CAPMEM_ROWS = [
+  "v_leak",
+  "v_reset",
+  "v_threshold",
+  "i_bias_leak",
+  "i_bias_reset",
+  "i_mem_offset",
+  "i_bias_synin_exc_tau",
+  "i_bias_synin_exc_gm",
+  "i_bias_synin_exc_shift",
+  "i_bias_synin_inh_tau",
+  "i_bias_synin_inh_gm",
+  "i_bias_synin_inh_shift",
+  ...COBA_CAPMEM_ROWS,
+] as const satisfies readonly FieldName[];
+
+/** Per-neuron CapMem rows (0..1022 per neuron). */
+export type NeuronCapMemRow = (typeof NEURON_CAPMEM_ROWS)[number];
+
 /** Fields a search may move: CapMem rows, quadrant cells, channel offsets. */
 export type SearchableField =
   | NeuronCapMemRow
-  | CobaCapMemRow
   | "syn_i_bias_dac"
   | "cadc_v_ramp_offset"
   | "cadc_i_ramp_slope"

@@ -24,6 +24,7 @@ import { cacheKey, readCache, writeCache } from "./cache.ts";
 import { CalibNotSuccessful } from "./errors.ts";
 import { chipRow, groupChips, perChipValues, tileCodes, tileNeurons } from "./chip_arrays.ts";
 import { equalizeTauMemCadc, reliableEvents } from "./working_point.ts";
+import { calibrateCoba } from "./coba.ts";
 import { NEURON_CAPMEM_ROWS, type NeuronCapMemRow } from "../backends/config.ts";
 import {
   leakPotential,
@@ -104,6 +105,10 @@ async function _configureChip(w: _Work): Promise<void> {
     i_bias_synin_inh_shift: 310,
     i_bias_synin_exc_tau: 1017,
     i_bias_synin_inh_tau: 1017,
+    i_bias_synin_exc_coba: 0,
+    i_bias_synin_inh_coba: 0,
+    coba_exc_enable: 0,
+    coba_inh_enable: 0,
     syn_i_bias_dac: 1022,
     leak_division: 1,
     leak_multiplication: 0,
@@ -567,6 +572,23 @@ const _STEPS: readonly _Step[] = [
     run: (w) => _synapticInputs(w),
   },
   {
+    name: "COBA",
+    calix:
+      "step 9: calibrate_synin_coba (ExcCOBABiasCalib/InhCOBABiasCalib with COBAReferenceCalib; lifcal: the expected amplitude anchored where amplitudes were matched)",
+    when: (p) => p.coba,
+    async run(w) {
+      const r = await calibrateCoba(w.ctx, w.target, w.ctx.options.coba_anchor);
+      if (r.exc) {
+        w.codes.i_bias_synin_exc_coba = r.exc.bias;
+        w.codes.e_synin_exc_rev = r.exc.reference;
+      }
+      if (r.inh) {
+        w.codes.i_bias_synin_inh_coba = r.inh.bias;
+        w.codes.e_synin_inh_rev = r.inh.reference;
+      }
+    },
+  },
+  {
     name: "synaptic time constants",
     calix: "step 10: finalize_synin_calib",
     run: (w) => _finalizeSynin(w),
@@ -720,7 +742,17 @@ async function _calibrate(
     await onStep?.(step.name);
     await step.run(w);
   }
+  // calix's configure_readout_neurons: the neuron's membrane to the MADC and
+  // the pads (calibrated values untouched); the result keeps the flag.
+  await backend.write({ enable_readout: _readoutRow(opts.readout_neuron) });
   return w.results;
+}
+
+/** One chip's `enable_readout` row: the readout neuron alone, or none. */
+function _readoutRow(neuron: number | null): Int32Array {
+  const row = new Int32Array(NEURONS);
+  if (neuron !== null) row[neuron] = 1;
+  return row;
 }
 
 /** The results of every chip from the work so far (before the verification). */
@@ -758,6 +790,9 @@ async function _results(w: _Work): Promise<NeuronCalibResult[]> {
         refractory_counter: Array.from(refractory.refractory_counter),
         reset_holdoff: Array.from(refractory.reset_holdoff),
         input_clock: Array.from(refractory.input_clock),
+        coba_exc_enable: Array.from(target.coba.reversal_exc, (v) => (Number.isFinite(v) ? 1 : 0)),
+        coba_inh_enable: Array.from(target.coba.reversal_inh, (v) => (Number.isFinite(v) ? 1 : 0)),
+        enable_readout: Array.from(_readoutRow(opts.readout_neuron)),
       },
       hemisphere: {
         clock_scale_fast: [refractory.clock_scale_fast, refractory.clock_scale_fast],

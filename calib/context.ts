@@ -166,15 +166,33 @@ export class CalibContext {
     const full = this.complete(spec);
     _checkNoise(full, this.step);
     const result = await this.backend.search(full);
-    this.#warnBounds(full, result);
+    this.warnBounds(full, result);
     return result;
   }
 
   /**
    * calix's warning when a search ends on a range bound (`Calib.run`): per
    * chip, which step, which field, how many elements at which bound.
+   * {@linkcode search} calls it; steps that drive a search themselves call it
+   * too.
+   *
+   * @example
+   * ```ts
+   * import { CalibContext } from "./context.ts";
+   * import { resolveOptions } from "./target.ts";
+   * import { openBackend } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   * const ctx = new CalibContext(await openBackend({ backend: "cpu", chips: 1 }), resolveOptions());
+   * ctx.step = "COBA";
+   * ctx.warnBounds({ field: "i_bias_synin_exc_coba", range: [0, 255] },
+   *   { codes: new Int32Array(512).fill(255), success: new Uint8Array(512) });
+   * assert.match(ctx.warnings[0]![0]!, /^COBA: i_bias_synin_exc_coba ended on a range bound for 512 neurons/);
+   * ```
    */
-  #warnBounds(spec: SearchSpec, result: SearchResult): void {
+  warnBounds(
+    spec: Pick<SearchSpec, "field" | "range" | "chips">,
+    result: SearchResult,
+  ): void {
     const field = FIELDS[spec.field];
     const [lower, upper] = spec.range ?? [field.min, field.max];
     const size = result.codes.length / this.chips;

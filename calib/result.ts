@@ -10,13 +10,23 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import { type ConfigPatch, NEURON_CAPMEM_ROWS, type NeuronCapMemRow } from "../backends/config.ts";
+import {
+  COBA_CAPMEM_ROWS,
+  type ConfigPatch,
+  FIELDS,
+  NEURON_CAPMEM_ROWS,
+  type NeuronCapMemRow,
+} from "../backends/config.ts";
 import { CADC_CHANNELS, NEURONS } from "../backends/layout.ts";
 import type { CadcCalibResult } from "./cadc.ts";
 import type { NeuronCalibOptions, NeuronCalibTarget } from "./target.ts";
 
-/** Version of the result file format; bumped on incompatible changes. */
-export const RESULT_FORMAT = 1;
+/**
+ * Version of the result file format; bumped on incompatible changes.
+ * Format 2 added the COBA CapMem rows and the COBA and readout flags;
+ * format-1 files are read with those at their power-on values.
+ */
+export const RESULT_FORMAT = 2;
 
 /** The per-neuron digital settings a neuron calibration stores. */
 export const RESULT_DIGITAL_FIELDS = [
@@ -32,6 +42,9 @@ export const RESULT_DIGITAL_FIELDS = [
   "refractory_counter",
   "reset_holdoff",
   "input_clock",
+  "coba_exc_enable",
+  "coba_inh_enable",
+  "enable_readout",
 ] as const;
 
 /** A per-neuron digital setting of a result. */
@@ -105,6 +118,20 @@ export interface NeuronCalibResult {
   verification: Verification;
   /** The leak-over-threshold rate calibrated last (Hz, with unit), if any. */
   leak_over_threshold?: string | { value: number[]; unit: string };
+}
+
+/** Format 1 knew neither the COBA cells nor the COBA and readout flags: they were at power-on. */
+function _upgradeFormat1(r: Record<string, unknown>): void {
+  const capmem = r.capmem as Record<string, unknown> | undefined;
+  const neuron = r.neuron as Record<string, unknown> | undefined;
+  if (!capmem || !neuron) return;
+  for (const row of COBA_CAPMEM_ROWS) {
+    capmem[row] ??= new Array(NEURONS).fill(FIELDS[row].initial);
+  }
+  for (const flag of ["coba_exc_enable", "coba_inh_enable", "enable_readout"] as const) {
+    neuron[flag] ??= new Array(NEURONS).fill(FIELDS[flag].initial);
+  }
+  r.format = RESULT_FORMAT;
 }
 
 /**
@@ -249,6 +276,7 @@ export function parseResult(text: string): NeuronCalibResult | CadcCalibResult {
     return r as unknown as CadcCalibResult;
   }
   if (r.kind !== "neuron") throw new RangeError(`Unknown result kind ${JSON.stringify(r.kind)}`);
+  if (r.format === 1) _upgradeFormat1(r);
   if (r.format !== RESULT_FORMAT) {
     throw new RangeError(
       `Result format ${

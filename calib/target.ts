@@ -188,6 +188,14 @@ export interface NeuronCalibOptions {
    * neuron uses COBA.
    */
   refine?: boolean | null | undefined;
+  /**
+   * lifcal's choice (not calix's): where the COBA bias search anchors the
+   * amplitude it expects near the reversal. `"matched"` (default): where the
+   * amplitudes were matched (the leak 15 LSB from the reference), which lands
+   * on the target reversal; `"reference"`: at the reference, as calix does,
+   * which biases the reversal reached (docs/calibration.md).
+   */
+  coba_anchor?: "matched" | "reference" | undefined;
 }
 
 /**
@@ -262,6 +270,8 @@ export interface ResolvedOptions {
   readonly noise_seed: number;
   /** Whether potentials are refined at the end; `null`: unless a neuron uses COBA (calix's None). */
   readonly refine: boolean | null;
+  /** Where the COBA bias search anchors its expected amplitude. */
+  readonly coba_anchor: "matched" | "reference";
 }
 
 /**
@@ -352,6 +362,7 @@ const _optionsSchema = z.strictObject({
   algorithm: z.enum(["noisy-binary", "binary"]).default("noisy-binary"),
   noise_seed: z.number().default(0),
   refine: z.boolean().nullable().default(null),
+  coba_anchor: z.enum(["matched", "reference"]).default("matched"),
 });
 
 type _Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -434,6 +445,7 @@ const _SHAPES: Readonly<Record<string, string>> = {
   algorithm: '"noisy-binary" or "binary"',
   noise_seed: "an integer 0..4294967295",
   refine: "a boolean or null",
+  coba_anchor: '"matched" or "reference"',
   e_coba_reversal: "null, a pair [exc, inh] (each a CADC value, null, or 512 of them) or 512 pairs",
   e_coba_reference:
     "null, a pair [exc, inh] (each a CADC value, null, or 512 of them) or 512 pairs",
@@ -626,6 +638,7 @@ export function cobaWorkingPoint(
  *   algorithm: "noisy-binary",
  *   noise_seed: 0,
  *   refine: null,
+ *   coba_anchor: "matched",
  * });
  * assert.throws(() => resolveOptions({ algorithm: "bogus" as "binary" }), RangeError);
  * ```
@@ -634,7 +647,7 @@ export function resolveOptions(options: NeuronCalibOptions = {}): ResolvedOption
   _requireObject(options, "neuron calibration options");
   const parsed = _optionsSchema.safeParse(options);
   if (!parsed.success) throw _shapeError(parsed.error.issues, options, "options");
-  const { readout_neuron, algorithm, noise_seed, refine } = parsed.data;
+  const { readout_neuron, algorithm, noise_seed, refine, coba_anchor } = parsed.data;
   if (
     readout_neuron !== null &&
     !(Number.isInteger(readout_neuron) && readout_neuron >= 0 && readout_neuron < NEURONS)
@@ -646,7 +659,7 @@ export function resolveOptions(options: NeuronCalibOptions = {}): ResolvedOption
   if (!(Number.isInteger(noise_seed) && noise_seed >= 0 && noise_seed <= 0xffffffff)) {
     throw new RangeError(`noise_seed must be an integer 0..4294967295; got ${noise_seed}`);
   }
-  return { readout_neuron, algorithm, noise_seed, refine };
+  return { readout_neuron, algorithm, noise_seed, refine, coba_anchor };
 }
 
 /**
@@ -708,6 +721,7 @@ export function optionsToJson(o: ResolvedOptions): NeuronCalibOptions {
     algorithm: o.algorithm,
     noise_seed: o.noise_seed,
     refine: o.refine,
+    coba_anchor: o.coba_anchor,
   };
 }
 
@@ -751,8 +765,8 @@ function _shapeError(
     if (field === "tau_syn") _tauSyn(raw as TauSynValue);
     else parseTimes(raw, field);
   }
-  if (field === "algorithm" && typeof raw === "string") {
-    return new RangeError(`algorithm must be ${_SHAPES.algorithm}; got ${_describe(raw)}`);
+  if ((field === "algorithm" || field === "coba_anchor") && typeof raw === "string") {
+    return new RangeError(`${field} must be ${_SHAPES[field]}; got ${_describe(raw)}`);
   }
   if (Array.isArray(raw) && !_TIME_FIELDS.has(field) && field !== "i_synin_gm") {
     const bad = raw.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
