@@ -19,6 +19,7 @@ Deno.test("the calibration's steps are calix's list, and the CLI's progress take
     "synapse DAC bias",
     "threshold",
     "synaptic inputs",
+    "COBA",
     "synaptic time constants",
     "tau_mem",
     "reset",
@@ -28,10 +29,16 @@ Deno.test("the calibration's steps are calix's list, and the CLI's progress take
     "refine potentials",
   ]);
   for (const step of CALIBRATION_STEPS) assert.match(step.calix, /step|calix|refine|lifcal/);
-  assert.deepEqual(calibrationSteps(stepPlan()), all);
+  const cuba = all.filter((s) => s !== "COBA");
+  assert.deepEqual(calibrationSteps(stepPlan()), cuba);
   assert.deepEqual(
     calibrationSteps(stepPlan({}, { refine: false, calibrate_cadc: false })),
-    all.slice(1, -2),
+    cuba.slice(1, -2),
+  );
+  // With COBA: step 9 runs and the refinement does not (calix's default).
+  assert.deepEqual(
+    calibrationSteps(stepPlan({ e_coba_reversal: [300, null] })),
+    all.slice(0, -2),
   );
 });
 

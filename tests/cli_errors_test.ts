@@ -87,6 +87,33 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
         message: /tcp:\/\/x:1 is not a WebSocket URL/,
       },
       {
+        name: "an excitatory COBA reversal below its reference",
+        args: ["calibrate", "--set", "e_coba_reversal=[100,null]"],
+        message: /e_coba_reversal \(excitatory\) of all 512 neurons must lie above its reference/,
+      },
+      {
+        name: "a COBA reference outside 60..165",
+        args: ["calibrate", "--set", "e_coba_reference=[200,null]"],
+        message:
+          /e_coba_reference \(excitatory\) of all 512 neurons is outside the allowed range 60\.\.165/,
+      },
+      {
+        name: "COBA potentials too close for a working point",
+        args: [
+          "calibrate",
+          "--set",
+          "e_coba_reversal=[120,null]",
+          "--set",
+          "e_coba_reference=[100,null]",
+        ],
+        message: /Insufficient range for COBA reference and reversal potential \(excitatory\)/,
+      },
+      {
+        name: "an unknown COBA anchor",
+        args: ["calibrate", "--set", "coba_anchor=middle"],
+        message: /coba_anchor must be "matched" or "reference"; got "middle"/,
+      },
+      {
         name: "min-success above 1",
         args: ["calibrate", "--min-success", "95"],
         message: /between 0 and 1/,

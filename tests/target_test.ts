@@ -463,7 +463,13 @@ Deno.test("values outside calix's standard ranges only warn", () => {
 // options
 
 Deno.test("resolveOptions fills in the defaults", () => {
-  const expected = { readout_neuron: null, algorithm: "noisy-binary", noise_seed: 0, refine: null };
+  const expected = {
+    readout_neuron: null,
+    algorithm: "noisy-binary",
+    noise_seed: 0,
+    refine: null,
+    coba_anchor: "matched",
+  };
   assert.deepEqual(resolveOptions(), expected);
   assert.deepEqual(resolveOptions({}), expected);
   assert.deepEqual(
@@ -473,7 +479,13 @@ Deno.test("resolveOptions fills in the defaults", () => {
       noise_seed: 2 ** 32 - 1,
       refine: false,
     }),
-    { readout_neuron: 511, algorithm: "binary", noise_seed: 2 ** 32 - 1, refine: false },
+    {
+      readout_neuron: 511,
+      algorithm: "binary",
+      noise_seed: 2 ** 32 - 1,
+      refine: false,
+      coba_anchor: "matched",
+    },
   );
   assert.equal(resolveOptions({ readout_neuron: null }).readout_neuron, null);
   // calix's tri-state: null (None) means "refine unless a neuron uses COBA".
@@ -522,7 +534,15 @@ Deno.test("options survive optionsToJson and JSON exactly", () => {
     algorithm: "noisy-binary",
     noise_seed: 0,
     refine: null,
+    coba_anchor: "matched",
   });
+  assert.equal(resolveOptions({ coba_anchor: "reference" }).coba_anchor, "reference");
+  assert.throws(
+    () => resolveOptions({ coba_anchor: "middle" as never }),
+    (e: unknown) =>
+      e instanceof RangeError &&
+      e.message === 'coba_anchor must be "matched" or "reference"; got "middle"',
+  );
 });
 
 // ---------------------------------------------------------------------------
