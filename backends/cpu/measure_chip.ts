@@ -367,15 +367,7 @@ function _psp(
   for (let n = 0; n < NEURONS; n++) {
     const k = prepareStep(_lifConstants(p, n, twin), dt);
     const I0 = p.Isyn[n]! + (p.offsetEnable[n] ? p.Ioff[n]! : 0);
-    const tauE = p.tauSynExc[n]!;
-    const tauI = p.tauSynInh[n]!;
-    const eE = Math.exp(-dt / tauE);
-    const eI = Math.exp(-dt / tauI);
-    // Mean of a decaying line over a step, relative to its start value.
-    const avgE = (tauE / dt) * (1 - eE);
-    const avgI = (tauI / dt) * (1 - eI);
-    const kickE = sigmaLine * Math.sqrt(1 - eE * eE);
-    const kickI = sigmaLine * Math.sqrt(1 - eI * eI);
+    const { eE, eI, avgE, avgI, kickE, kickI } = _lineStep(p, n, dt, sigmaLine);
     const jump = p.dacAmp[n]! * o.weight;
     const prefix = hash3(ctx.key, ctx.op, lane(NoiseStream.membrane, n));
     const prefixE = hash3(ctx.key, ctx.op, lane(NoiseStream.lineExc, n));
@@ -427,14 +419,7 @@ function _membraneTrace(p: ChipParams, ctx: ChipContext, m: MembraneTrace): Floa
   const I0 = p.Isyn[n]! + (p.offsetEnable[n] ? p.Ioff[n]! : 0);
   const sigmaLine = twin.noise.line;
   const madcSd = twin.noise.madc;
-  const tauE = p.tauSynExc[n]!;
-  const tauI = p.tauSynInh[n]!;
-  const eE = Math.exp(-dt / tauE);
-  const eI = Math.exp(-dt / tauI);
-  const avgE = (tauE / dt) * (1 - eE);
-  const avgI = (tauI / dt) * (1 - eI);
-  const kickE = sigmaLine * Math.sqrt(1 - eE * eE);
-  const kickI = sigmaLine * Math.sqrt(1 - eI * eI);
+  const { eE, eI, avgE, avgI, kickE, kickI } = _lineStep(p, n, dt, sigmaLine);
   const jump = p.dacAmp[n]!;
   const prefix = hash3(ctx.key, ctx.op, lane(NoiseStream.membrane, n));
   const prefixE = hash3(ctx.key, ctx.op, lane(NoiseStream.lineExc, n));
@@ -505,4 +490,24 @@ function _cadcReference(p: ChipParams, ctx: ChipContext, code: number): Float32A
     out[ch] = cadcRead(p, ch, v, eps);
   }
   return out;
+}
+
+/**
+ * One integration step of a neuron's two synaptic lines: their decay
+ * factors, their mean over the step relative to the start value (what the
+ * membrane sees), and the OU noise kick of each.
+ */
+function _lineStep(p: ChipParams, n: number, dt: number, sigmaLine: number) {
+  const tauE = p.tauSynExc[n]!;
+  const tauI = p.tauSynInh[n]!;
+  const eE = Math.exp(-dt / tauE);
+  const eI = Math.exp(-dt / tauI);
+  return {
+    eE,
+    eI,
+    avgE: (tauE / dt) * (1 - eE),
+    avgI: (tauI / dt) * (1 - eI),
+    kickE: sigmaLine * Math.sqrt(1 - eE * eE),
+    kickI: sigmaLine * Math.sqrt(1 - eI * eI),
+  };
 }
