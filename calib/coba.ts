@@ -198,7 +198,9 @@ async function _cobaBias(
   const aim = new Float64Array(n);
   const flipped = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const point = cobaWorkingPoint(reference[i]!, rev[i]!, s as 1 | -1)!;
+    // Feasible for every COBA neuron (resolveTarget checks); the others' working values always are.
+    const point = cobaWorkingPoint(reference[i]!, rev[i]!, s as 1 | -1) ??
+      { leak: COBA_LIMITS.maxLeak, flipped: false };
     aim[i] = point.leak;
     flipped[i] = point.flipped ? 1 : 0;
   }
