@@ -277,12 +277,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let dt = desc.f1;
   let sub = desc.u3;
   let I0 = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
-  let eE = exp(-dt / p.tauSynExc);
-  let eI = exp(-dt / p.tauSynInh);
-  let avgE = (p.tauSynExc / dt) * (1.0 - eE);
-  let avgI = (p.tauSynInh / dt) * (1.0 - eI);
-  let kickE = twin.sigmaLine * sqrt(1.0 - eE * eE);
-  let kickI = twin.sigmaLine * sqrt(1.0 - eI * eI);
+  let line = lineStep(p, dt);
   let jump = p.dacAmp * desc.f0;
   let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
   let prefixE = hash3(info.key, op, lane(STREAM_LINE_EXC, n));
@@ -308,15 +303,15 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         if (desc.u0 == 0u) { xe += jump; } else { xi += jump; }
       }
       // COBA: each input's current is modulated by the membrane at the step's start.
-      let I = I0 + p.gmExc * xe * avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
-        p.gmInh * xi * avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
+      let I = I0 + p.gmExc * xe * line.avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
+        p.gmInh * xi * line.avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
       lifStep(&s, p, k, threshold, I, prefix, base + j);
       var ke = 0.0;
       var ki = 0.0;
-      if (kickE > 0.0) { ke = kickE * normalAt(prefixE, base + j + 1u); }
-      if (kickI > 0.0) { ki = kickI * normalAt(prefixI, base + j + 1u); }
-      xe = xe * eE + ke;
-      xi = xi * eI + ki;
+      if (line.kickE > 0.0) { ke = line.kickE * normalAt(prefixE, base + j + 1u); }
+      if (line.kickI > 0.0) { ki = line.kickI * normalAt(prefixI, base + j + 1u); }
+      xe = xe * line.eE + ke;
+      xi = xi * line.eI + ki;
     }
     let after = neuronCadcWith(info, cadc, n, s.v, 2u * r + 1u);
     total += after - before;
@@ -398,12 +393,7 @@ fn measureTrace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let p = parNeuron[i];
   let dt = desc.f0;
   let I0 = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
-  let eE = exp(-dt / p.tauSynExc);
-  let eI = exp(-dt / p.tauSynInh);
-  let avgE = (p.tauSynExc / dt) * (1.0 - eE);
-  let avgI = (p.tauSynInh / dt) * (1.0 - eI);
-  let kickE = twin.sigmaLine * sqrt(1.0 - eE * eE);
-  let kickI = twin.sigmaLine * sqrt(1.0 - eI * eI);
+  let line = lineStep(p, dt);
   let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
   let prefixE = hash3(info.key, op, lane(STREAM_LINE_EXC, n));
   let prefixI = hash3(info.key, op, lane(STREAM_LINE_INH, n));
@@ -443,15 +433,15 @@ fn measureTrace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
       xi += p.dacAmp * sFloat[desc.u7 + 2u * next + 1u];
       next += 1u;
     }
-    let I = I0 + p.gmExc * xe * avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
-      p.gmInh * xi * avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
+    let I = I0 + p.gmExc * xe * line.avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
+      p.gmInh * xi * line.avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
     lifStep(&s, p, k, threshold, I, prefix, j);
     var ke = 0.0;
     var ki = 0.0;
-    if (kickE > 0.0) { ke = kickE * normalAt(prefixE, j + 1u); }
-    if (kickI > 0.0) { ki = kickI * normalAt(prefixI, j + 1u); }
-    xe = xe * eE + ke;
-    xi = xi * eI + ki;
+    if (line.kickE > 0.0) { ke = line.kickE * normalAt(prefixE, j + 1u); }
+    if (line.kickI > 0.0) { ki = line.kickI * normalAt(prefixI, j + 1u); }
+    xe = xe * line.eE + ke;
+    xi = xi * line.eI + ki;
   }
   st.v = s.v;
   st.refLeft = s.refLeft;

@@ -237,6 +237,24 @@ fn cobaModulation(v: f32, cref: f32, beta: f32, sign: f32) -> f32 {
   return clampf(1.0 - sign * beta * (v - cref), 0.0, twin.cobaMax);
 }
 
+// One integration step of a neuron's two synaptic lines: decay factors,
+// mean over the step relative to the start value (what the membrane sees),
+// and the OU noise kick of each (the CPU's `_lineStep`).
+struct LineStep { eE: f32, eI: f32, avgE: f32, avgI: f32, kickE: f32, kickI: f32 }
+
+fn lineStep(p: NeuronParams, dt: f32) -> LineStep {
+  let eE = exp(-dt / p.tauSynExc);
+  let eI = exp(-dt / p.tauSynInh);
+  return LineStep(
+    eE,
+    eI,
+    (p.tauSynExc / dt) * (1.0 - eE),
+    (p.tauSynInh / dt) * (1.0 - eI),
+    twin.sigmaLine * sqrt(1.0 - eE * eE),
+    twin.sigmaLine * sqrt(1.0 - eI * eI),
+  );
+}
+
 fn heldResetPotential(p: NeuronParams) -> f32 {
   let I = p.Isyn + select(0.0, p.Ioff, p.offsetEnable > 0.5);
   return clampf((p.gR * p.VRcell + p.gL * p.EL + I) / (p.gR + p.gL), twin.railLow, twin.railHigh);
