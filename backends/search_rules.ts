@@ -21,6 +21,19 @@
  * `LinearPrediction` measures once at the probe and predicts
  * `round(poly(target) + probe − poly(reading))` with `poly(r) = offset + slope·r`.
  *
+ * `Secant` is lifcal's own search (not in calix): a safeguarded secant
+ * search on the monotonic code → reading map with a fixed budget of
+ * measurements (6 over 0..1022 against NoisyBinarySearch's 13). It probes
+ * the middle and a quarter of the range towards the target, then takes
+ * secant (Newton) steps with a slope from two readings at least `span`
+ * codes apart, inside the bracket of codes known to read too low and too
+ * high; where a step is not possible (no slope, a NaN or infinite reading,
+ * a prediction outside the bracket — a sentinel reading) it bisects the
+ * bracket, or moves to the range bound on a side no reading has bracketed.
+ * Its result is the mean of the secant predictions of the readings within
+ * `window` codes of the last one, so read noise averages out instead of
+ * being picked from. Its arithmetic is f32, as in WGSL.
+ *
  * A search "succeeds" unless its final code lies on (or beyond) a range bound,
  * exactly as calix's `Calib.run` reports it.
  *
@@ -75,6 +88,31 @@ export type SearchAlgorithm =
     readonly noise?: number;
   }
   | {
+    /**
+     * lifcal's safeguarded secant search (see the module doc): fewer
+     * measurements for the same accuracy. Not part of calix.
+     */
+    readonly name: "secant";
+    /**
+     * Measurements per search, 3..16 (default `ceil(log2(N) / 2) + 1`: 6 over
+     * 0..1022, 5 over 0..255).
+     */
+    readonly measurements?: number;
+    /**
+     * The scale on which the map is close to linear: `"linear"` (default;
+     * potentials, amplitudes) or `"reciprocal"` for positive readings whose
+     * reciprocal grows linearly with the code, as a time constant `C/g` with
+     * a conductance proportional to its bias current does.
+     */
+    readonly scale?: "linear" | "reciprocal";
+    /**
+     * Limits at which the measurement clamps its readings (see
+     * `readingLimits`): a reading on or beyond one counts for its side of
+     * the target only, never for a slope.
+     */
+    readonly limits?: readonly [number, number];
+  }
+  | {
     readonly name: "linear-prediction";
     /** The parameter code measured once. */
     readonly probe: number;
@@ -107,7 +145,14 @@ export interface SearchPlan {
   readonly best: number;
   /** Noise amplitude of a noisy binary search, else 0. */
   readonly noise: number;
+  /** Secant search: the least code distance of two readings that give a slope (`ceil(N / 16)`), else 0. */
+  readonly span: number;
+  /** Secant search: readings this close to the last one (`ceil(N / 64)`) make the result, else 0. */
+  readonly window: number;
 }
+
+/** The most measurements a secant search may be given. */
+export const SECANT_MAX_MEASUREMENTS = 16;
 
 /**
  * The schedule of a search over the inclusive range `lower..upper`.
@@ -166,9 +211,55 @@ export function planSearch(
       start: probe,
       best: 1,
       noise: 0,
+      span: 0,
+      window: 0,
     };
   }
   const n = upper - lower + 1;
+  if (algorithm.name === "secant") {
+    const measurements = algorithm.measurements ?? Math.ceil(Math.log2(n) / 2) + 1;
+    if (
+      algorithm.scale !== undefined && algorithm.scale !== "linear" &&
+      algorithm.scale !== "reciprocal"
+    ) {
+      throw new RangeError(
+        `Secant search scale must be "linear" or "reciprocal", got ${
+          JSON.stringify(algorithm.scale)
+        }`,
+      );
+    }
+    const limits = algorithm.limits;
+    if (
+      limits !== undefined &&
+      !(Array.isArray(limits) && limits.length === 2 && limits[0] < limits[1])
+    ) {
+      throw new RangeError(
+        `Secant search limits must be a pair [low, high] with low < high, got ${
+          JSON.stringify(limits)
+        }`,
+      );
+    }
+    if (
+      !Number.isSafeInteger(measurements) || measurements < 3 ||
+      measurements > SECANT_MAX_MEASUREMENTS
+    ) {
+      throw new RangeError(
+        `Secant search measurements must be an integer in 3..${SECANT_MAX_MEASUREMENTS}, got ${measurements}`,
+      );
+    }
+    return {
+      algorithm,
+      lower,
+      upper,
+      measurements,
+      increments: [Math.ceil(n / 4)],
+      start: lower + Math.floor(n / 2),
+      best: measurements,
+      noise: 0,
+      span: Math.max(2, Math.ceil(n / 64)),
+      window: Math.max(1, Math.ceil(n / 64)),
+    };
+  }
   const bisections = Math.ceil(Math.log2(n));
   let steps = bisections + 2;
   if (steps < 3) {
@@ -208,6 +299,8 @@ export function planSearch(
     start: lower + Math.floor(n / 2),
     best,
     noise,
+    span: 0,
+    window: 0,
   };
 }
 
@@ -225,7 +318,10 @@ export interface SearchState {
   readonly codes: Int32Array;
   /** History codes, `plan.best × instances`, slot-major; slot `s` holds the measurement with `s` steps left. */
   readonly histCodes: Int32Array;
-  /** `|reading − target|` for each history slot. */
+  /**
+   * `|reading − target|` for each history slot; for a secant search the
+   * signed, f32 `reading − target` (`target − reading` when inverted).
+   */
   readonly histDist: Float64Array;
   /** Whether every measurement has been consumed. */
   readonly done: boolean;
@@ -307,6 +403,26 @@ export function initSearch(
  *    minimum wins, as numpy's `argmin` over calix's history does: ties go to
  *    the most recent measurement, and a NaN distance wins outright.
  *
+ * Secant search (f32 arithmetic, `g = h(reading) − h(target)`, negated when
+ * inverted, with `h(v) = v`, or `−1/v` on the reciprocal scale, and
+ * `h(v) = ∓∞` for a reading on or beyond the lower or upper clamp limit; a code "reads high" when `g > 0`, or when inverted and the
+ * reading is NaN, as the binary searches decide): every measurement is kept.
+ * 1. After the first measurement the code moves by `increments[0]` towards
+ *    the target (down when it reads high).
+ * 2. Later: the bracket is the highest code that read low and the lowest
+ *    that read high (a side without one is open; crossed sides are widened
+ *    by their overlap). With `u = Δcode/Δg` from the newest reading and the
+ *    nearest finite one at least `span` codes away (the most recent of equals), the secant step is
+ *    `code − g·u` when `u > 0`, towards the open side's bound when `Δg = 0`.
+ *    A step rounded (half to even) and clipped to a code inside the bracket
+ *    (an open side does not limit it; an end only where it read no further
+ *    off than the newest reading) is taken; otherwise the code bisects the
+ *    bracket, or goes to the bound of an open side.
+ * 3. After the last measurement: the mean of `code − g·u` over the finite
+ *    readings within `window` codes of the newest, rounded and clipped, if
+ *    that lies inside the bracket and within `window` of the newest; else the measured code with the smallest `|g|` (NaN never
+ *    wins, ties go to the most recent).
+ *
  * Linear prediction: `round(poly(target) + probe − poly(reading))` with
  * `poly(r) = offset + slope·r`, rounding half to even (numpy and WGSL
  * `round`), then clipped; a NaN prediction becomes `lower`, ±Infinity the
@@ -355,6 +471,23 @@ export function searchUpdate(
     const p = state.codes[i]!;
     const r = readings[i]!;
     const t = typeof target === "number" ? target : target[i]!;
+    if (algorithm.name === "secant") {
+      const reciprocal = algorithm.scale === "reciprocal";
+      const [floor, ceiling] = algorithm.limits ?? [-Infinity, Infinity];
+      const r32 = _f32(r);
+      const hr = r32 <= _f32(floor)
+        ? -Infinity
+        : r32 >= _f32(ceiling)
+        ? Infinity
+        : reciprocal
+        ? _f32(-_f32(1 / r32))
+        : r32;
+      const ht = reciprocal ? _f32(-_f32(1 / _f32(t))) : _f32(t);
+      histCodes[left * instances + i] = p;
+      histDist[left * instances + i] = _f32(inverted ? ht - hr : hr - ht);
+      codes[i] = _secantNext(plan, histCodes, histDist, instances, i, k, inverted);
+      continue;
+    }
     if (left < best) {
       histCodes[left * instances + i] = p;
       histDist[left * instances + i] = Math.abs(r - t);
@@ -482,6 +615,153 @@ export function runSearchSync(
     state = searchUpdate(state, measure(state.codes.slice()), target);
   }
   return { ...searchResult(state), steps: state.step };
+}
+
+const _f32 = Math.fround;
+
+/** Whether a signed secant residual says the code reads high (NaN: as the binary searches). */
+function _readsHigh(g: number, inverted: boolean): boolean {
+  return g > 0 || (g !== g && inverted);
+}
+
+/** Whether an f32 value is finite (the WGSL check: `abs(x) <= f32 max`). */
+function _finite(x: number): boolean {
+  return Math.abs(x) <= 3.4028234663852886e38;
+}
+
+/**
+ * The secant search's next code for instance `i` after step `k` (see
+ * {@linkcode searchUpdate}); the final code after the last step. History
+ * slot `m − 1 − j` holds step `j`.
+ */
+function _secantNext(
+  plan: SearchPlan,
+  histCodes: Int32Array,
+  histG: Float64Array,
+  n: number,
+  i: number,
+  k: number,
+  inverted: boolean,
+): number {
+  const { lower, upper, measurements: m, span, window } = plan;
+  const at = (j: number) => (m - 1 - j) * n + i;
+  const ck = histCodes[at(k)]!;
+  const gk = histG[at(k)]!;
+  const highK = _readsHigh(gk, inverted);
+  if (k === 0) {
+    return _clip(highK ? ck - plan.increments[0]! : ck + plan.increments[0]!, lower, upper);
+  }
+  let lo = lower - 1;
+  let hi = upper + 1;
+  let gLo = 0;
+  let gHi = 0;
+  for (let j = 0; j <= k; j++) {
+    const c = histCodes[at(j)]!;
+    const g = histG[at(j)]!;
+    if (_readsHigh(g, inverted)) {
+      if (c < hi) {
+        hi = c;
+        gHi = g;
+      }
+    } else if (c > lo) {
+      lo = c;
+      gLo = g;
+    }
+  }
+  if (lo >= hi) {
+    const d = lo - hi;
+    const a = hi - d - 1;
+    hi = lo + d + 1;
+    lo = a;
+    gLo = 0;
+    gHi = 0;
+  }
+  const openLo = lo < lower;
+  const openHi = hi > upper;
+  // Inverse slope from the newest reading and the most recent finite one `span` away.
+  let u = NaN;
+  let flat = false;
+  if (_finite(gk)) {
+    let partner = -1;
+    let distance = 0;
+    for (let j = k - 1; j >= 0; j--) {
+      const d = Math.abs(ck - histCodes[at(j)]!);
+      if (!_finite(histG[at(j)]!) || d < span) continue;
+      if (partner < 0 || d < distance) {
+        partner = j;
+        distance = d;
+      }
+    }
+    if (partner >= 0) {
+      const dg = _f32(gk - histG[at(partner)]!);
+      if (dg === 0) flat = true;
+      else u = _f32((ck - histCodes[at(partner)]!) / dg);
+    }
+  }
+  const usable = u > 0 && _finite(u);
+  const final = k === m - 1;
+  let x = NaN;
+  let toward = 0;
+  if (usable) {
+    if (final) {
+      let sum = 0;
+      let count = 0;
+      for (let j = k; j >= 0; j--) {
+        const c = histCodes[at(j)]!;
+        const g = histG[at(j)]!;
+        if (!_finite(g) || Math.abs(c - ck) > window) continue;
+        sum = _f32(sum + _f32(c - _f32(g * u)));
+        count += 1;
+      }
+      x = _f32(sum / count);
+    } else {
+      x = _f32(ck - _f32(gk * u));
+    }
+    if (!_finite(x)) {
+      toward = x > 0 ? 1 : -1;
+      x = NaN;
+    }
+  } else if (flat) {
+    toward = highK ? -1 : 1;
+  }
+  if (x === x) {
+    const q = _roundHalfEven(x < lower ? lower : x > upper ? upper : x);
+    // A bracket end may be measured again only where it read no further off than the newest.
+    const near = Math.abs(gk);
+    const inside = (openLo || q > lo || (q === lo && !(Math.abs(gLo) > near))) &&
+      (openHi || q < hi || (q === hi && !(Math.abs(gHi) > near)));
+    if (inside && (!final || Math.abs(q - ck) <= window)) return q;
+  } else if (toward < 0 && openLo) {
+    return lower;
+  } else if (toward > 0 && openHi) {
+    return upper;
+  }
+  if (final) return _secantBest(histCodes, histG, m, n, i, k);
+  if (openHi && !openLo) return upper;
+  if (openLo && !openHi) return lower;
+  if (openLo && openHi) return ck;
+  return Math.floor((lo + hi) / 2);
+}
+
+/** The measured code with the smallest `|g|` (NaN never wins, ties to the most recent). */
+function _secantBest(
+  histCodes: Int32Array,
+  histG: Float64Array,
+  m: number,
+  n: number,
+  i: number,
+  k: number,
+): number {
+  let best = histCodes[(m - 1 - k) * n + i]!;
+  let min = Infinity;
+  for (let j = k; j >= 0; j--) {
+    const d = Math.abs(histG[(m - 1 - j) * n + i]!);
+    if (d < min) {
+      min = d;
+      best = histCodes[(m - 1 - j) * n + i]!;
+    }
+  }
+  return best;
 }
 
 function _clip(v: number, lower: number, upper: number): number {

@@ -137,9 +137,177 @@ fn applyMap(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   if (hit) { setReading(i, desc.f0); }
 }
 
-// One step of BinarySearch / NoisyBinarySearch, or LinearPrediction.
+const F32_MAX: f32 = 3.4028234663852886e38;
+
+fn finiteF(x: f32) -> bool {
+  return abs(x) <= F32_MAX;
+}
+
+fn infF() -> f32 {
+  return bitcast<f32>(0x7f800000u);
+}
+
+// Whether a signed secant residual reads high (NaN: as the binary searches decide).
+fn readsHigh(g: f32, inverted: bool) -> bool {
+  return g > 0.0 || (g != g && inverted);
+}
+
+// The secant search's signed residual g = h(r) − h(t) (negated when inverted):
+// f4 scale (0 linear, 1 reciprocal), f5/f6 clamp limits (±inf beyond them).
+fn secantResidual(r: f32, t: f32) -> f32 {
+  var hr: f32;
+  var ht = t;
+  if (r <= desc.f5) {
+    hr = -infF();
+  } else if (r >= desc.f6) {
+    hr = infF();
+  } else if (desc.f4 != 0.0) {
+    hr = -(1.0 / r);
+  } else {
+    hr = r;
+  }
+  if (desc.f4 != 0.0) { ht = -(1.0 / t); }
+  if (desc.u12 != 0u) { return ht - hr; }
+  return hr - ht;
+}
+
+// The secant search's next code after step k of m (search_rules.ts
+// _secantNext): history slot m − 1 − j holds step j. f1 first increment,
+// f2 span, f3 window.
+fn secantNext(i: u32, nInst: u32, k: u32, m: u32) -> i32 {
+  let lower = bitcast<i32>(desc.u8);
+  let upper = bitcast<i32>(desc.u9);
+  let inverted = desc.u12 != 0u;
+  let at = (m - 1u - k) * nInst + i;
+  let ck = sInt[desc.u3 + at];
+  let gk = sFloat[desc.u4 + at];
+  let highK = readsHigh(gk, inverted);
+  if (k == 0u) {
+    let inc = i32(desc.f1);
+    if (highK) { return clipCode(ck - inc); }
+    return clipCode(ck + inc);
+  }
+  var lo = lower - 1;
+  var hi = upper + 1;
+  var gLo = 0.0;
+  var gHi = 0.0;
+  for (var j = 0u; j <= k; j++) {
+    let s = (m - 1u - j) * nInst + i;
+    let c = sInt[desc.u3 + s];
+    let g = sFloat[desc.u4 + s];
+    if (readsHigh(g, inverted)) {
+      if (c < hi) {
+        hi = c;
+        gHi = g;
+      }
+    } else if (c > lo) {
+      lo = c;
+      gLo = g;
+    }
+  }
+  if (lo >= hi) {
+    let d = lo - hi;
+    let a = hi - d - 1;
+    hi = lo + d + 1;
+    lo = a;
+    gLo = 0.0;
+    gHi = 0.0;
+  }
+  let openLo = lo < lower;
+  let openHi = hi > upper;
+  let span = i32(desc.f2);
+  let window = i32(desc.f3);
+  var haveU = false;
+  var u = 0.0;
+  var flat = false;
+  if (finiteF(gk)) {
+    var partner = -1;
+    var distance = 0;
+    for (var j = i32(k) - 1; j >= 0; j--) {
+      let s = (m - 1u - u32(j)) * nInst + i;
+      let d = abs(ck - sInt[desc.u3 + s]);
+      if (!finiteF(sFloat[desc.u4 + s]) || d < span) { continue; }
+      if (partner < 0 || d < distance) {
+        partner = j;
+        distance = d;
+      }
+    }
+    if (partner >= 0) {
+      let s = (m - 1u - u32(partner)) * nInst + i;
+      let dg = gk - sFloat[desc.u4 + s];
+      if (dg == 0.0) {
+        flat = true;
+      } else {
+        u = f32(ck - sInt[desc.u3 + s]) / dg;
+        haveU = true;
+      }
+    }
+  }
+  let usable = haveU && u > 0.0 && finiteF(u);
+  let last = k == m - 1u;
+  var hasX = false;
+  var x = 0.0;
+  var toward = 0;
+  if (usable) {
+    if (last) {
+      var sum = 0.0;
+      var count = 0.0;
+      for (var j = i32(k); j >= 0; j--) {
+        let s = (m - 1u - u32(j)) * nInst + i;
+        let c = sInt[desc.u3 + s];
+        let g = sFloat[desc.u4 + s];
+        if (!finiteF(g) || abs(c - ck) > window) { continue; }
+        sum = sum + (f32(c) - g * u);
+        count = count + 1.0;
+      }
+      x = sum / count;
+    } else {
+      x = f32(ck) - gk * u;
+    }
+    if (finiteF(x)) {
+      hasX = true;
+    } else if (x > 0.0) {
+      toward = 1;
+    } else {
+      toward = -1;
+    }
+  } else if (flat) {
+    toward = select(1, -1, highK);
+  }
+  if (hasX) {
+    let q = i32(round(clamp(x, f32(lower), f32(upper))));
+    let near = abs(gk);
+    let inside = (openLo || q > lo || (q == lo && !(abs(gLo) > near))) &&
+      (openHi || q < hi || (q == hi && !(abs(gHi) > near)));
+    if (inside && (!last || abs(q - ck) <= window)) { return q; }
+  } else if (toward < 0 && openLo) {
+    return lower;
+  } else if (toward > 0 && openHi) {
+    return upper;
+  }
+  if (last) {
+    var best = ck;
+    var least = infF();
+    for (var j = i32(k); j >= 0; j--) {
+      let s = (m - 1u - u32(j)) * nInst + i;
+      let d = abs(sFloat[desc.u4 + s]);
+      if (d < least) {
+        least = d;
+        best = sInt[desc.u3 + s];
+      }
+    }
+    return best;
+  }
+  if (openHi && !openLo) { return upper; }
+  if (openLo && !openHi) { return lower; }
+  if (openLo && openHi) { return ck; }
+  return (lo + hi) >> 1u;
+}
+
+// One step of BinarySearch / NoisyBinarySearch, LinearPrediction or the secant search.
 // u7 mode: 0 bisect (f1 = increment), 1 mirror, 2 final (no update beyond history),
-// 3 linear prediction (f1 probe, f2 offset, f3 slope). u10 best, u11 left, u12 inverted.
+// 3 linear prediction (f1 probe, f2 offset, f3 slope), 4 secant (see secantNext).
+// u10 best, u11 left, u12 inverted.
 @compute @workgroup_size(128)
 fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32) {
@@ -150,6 +318,12 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let r = readingOf(i);
   let t = sFloat[desc.u5 + i];
   let left = desc.u11;
+  if (desc.u7 == 4u) {
+    sInt[desc.u3 + left * nInst + i] = p;
+    sFloat[desc.u4 + left * nInst + i] = secantResidual(r, t);
+    sInt[desc.u2 + i] = secantNext(i, nInst, desc.u10 - 1u - left, desc.u10);
+    return;
+  }
   if (left < desc.u10) {
     sInt[desc.u3 + left * nInst + i] = p;
     sFloat[desc.u4 + left * nInst + i] = abs(r - t);

@@ -31,6 +31,9 @@ import {
   validateMeasurement,
 } from "../measurement.ts";
 import { planSearch, startOffsets } from "../search_rules.ts";
+
+/** The largest finite f32: the WGSL stand-in for an absent clamp limit. */
+const F32_MAX = 3.4028234663852886e38;
 import { sampling } from "../cpu/tau_estimator.ts";
 import { TwinBatch } from "../twin/twin_batch.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
@@ -635,6 +638,18 @@ export class WebGpuBackend implements Backend {
       if (spec.algorithm.name === "linear-prediction") {
         mode = 3;
         f = [0, plan.start, spec.algorithm.offset ?? 0, spec.algorithm.slope ?? 1];
+      } else if (spec.algorithm.name === "secant") {
+        mode = 4;
+        const [floor, ceiling] = spec.algorithm.limits ?? [-F32_MAX, F32_MAX];
+        f = [
+          0,
+          plan.increments[0]!,
+          plan.span,
+          plan.window,
+          spec.algorithm.scale === "reciprocal" ? 1 : 0,
+          Math.max(floor, -F32_MAX),
+          Math.min(ceiling, F32_MAX),
+        ];
       } else {
         mode = left > 1 ? 0 : left === 1 ? 1 : 2;
         f = [0, left > 1 ? plan.increments[k]! : 0];
