@@ -246,6 +246,50 @@ export type Measurement =
   | CadcReference
   | MembraneTrace;
 
+/** Fit bounds of the τ_mem estimators (s): calix's `tau_mem_range`, 0.1..2000 µs. */
+export const TAU_MEM_BOUNDS: readonly [number, number] = [0.1e-6, 2000e-6];
+
+/** Fit bounds of the τ_syn estimators (s): calix's `tau_syn_range`, 0.1..100 µs. */
+export const TAU_SYN_BOUNDS: readonly [number, number] = [0.1e-6, 100e-6];
+
+/**
+ * The limits at which a measurement clamps its readings: the CADC's rails 0
+ * and 255 for CADC readings of the membrane, the fit bounds for the time
+ * constants, 0 and the overflow value for a spike count; `undefined` where
+ * readings are not clamped. A reading on (or beyond) a limit says on which
+ * side of a target it lies, not how far — calix's sentinels (0 for a
+ * floating membrane, 65025 for an overflowed counter) lie on them too.
+ *
+ * @example
+ * ```ts
+ * import { readingLimits } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(readingLimits({ kind: "resting-potential" }), [0, 255]);
+ * assert.deepEqual(readingLimits({ kind: "tau-syn-exc", windowSeconds: 3e-5 }), [0.1e-6, 100e-6]);
+ * assert.deepEqual(readingLimits({ kind: "spike-count", windowSeconds: 1e-3 }), [0, 65025]);
+ * assert.equal(readingLimits({ kind: "psp-amplitude-exc" }), undefined);
+ * ```
+ */
+export function readingLimits(m: Measurement): readonly [number, number] | undefined {
+  switch (m.kind) {
+    case "resting-potential":
+    case "reset-potential":
+    case "threshold-max":
+    case "tau-mem-cadc":
+      return [0, 255];
+    case "tau-mem":
+    case "tau-mem-reset":
+      return TAU_MEM_BOUNDS;
+    case "tau-syn-exc":
+    case "tau-syn-inh":
+      return TAU_SYN_BOUNDS;
+    case "spike-count":
+      return [0, m.overflowValue ?? 65025];
+    default:
+      return undefined;
+  }
+}
+
 /** The MADC's sample rate (Hz): 29.4 MSa/s *(hw)*. */
 export const MADC_SAMPLE_RATE = 29.4e6;
 

@@ -16,6 +16,8 @@ import {
   type MembraneTrace,
   type PerNeuron,
   perNeuron,
+  TAU_MEM_BOUNDS,
+  TAU_SYN_BOUNDS,
   traceEventSteps,
   traceSampling,
 } from "../measurement.ts";
@@ -44,9 +46,6 @@ export interface ChipContext {
   /** The chip's index in its batch (to pick per-neuron settings given for the whole batch). */
   readonly chip?: number;
 }
-
-const TAU_MEM_BOUNDS = [0.1e-6, 2000e-6] as const;
-const TAU_SYN_BOUNDS = [0.1e-6, 100e-6] as const;
 
 /**
  * Runs one measurement on one chip.
