@@ -11,6 +11,7 @@
 import type { Backend, ChipSelection, SearchResult, SearchSpec } from "../backends/backend.ts";
 import { type ConfigPatch, FIELDS, NEURON_CAPMEM_ROWS } from "../backends/config.ts";
 import { NEURONS } from "../backends/layout.ts";
+import { readingLimits } from "../backends/measurement.ts";
 import { hash4, toUniform } from "../backends/rng.ts";
 import { ExcessiveNoiseError, planSearch, type SearchAlgorithm } from "../backends/search_rules.ts";
 import type { StepSpec } from "./steps.ts";
@@ -99,7 +100,7 @@ export class CalibContext {
 
   /** The search algorithm the options ask for (calix's NoisyBinarySearch by default). */
   get algorithm(): SearchAlgorithm {
-    return this.options.algorithm === "binary" ? { name: "binary" } : { name: "noisy-binary" };
+    return { name: this.options.algorithm };
   }
 
   /**
@@ -221,7 +222,8 @@ export class CalibContext {
   }
 
   /**
-   * Fills in the options' algorithm wherever a spec or its sub-searches leave it open.
+   * Fills in the options' algorithm wherever a spec or its sub-searches leave it open
+   * (for the secant search with the spec's reading scale and the measurement's clamp limits).
    *
    * @example
    * ```ts
@@ -237,8 +239,18 @@ export class CalibContext {
    * ```
    */
   complete(spec: StepSpec): SearchSpec {
-    const { before, ...rest } = spec;
-    const out: SearchSpec = { ...rest, algorithm: spec.algorithm ?? this.algorithm };
+    const { before, readingScale, secantMeasurements, ...rest } = spec;
+    let algorithm = spec.algorithm ?? this.algorithm;
+    if (algorithm.name === "secant" && spec.algorithm === undefined) {
+      const limits = readingLimits(spec.measurement);
+      algorithm = {
+        ...algorithm,
+        ...(readingScale ? { scale: readingScale } : {}),
+        ...(limits && !spec.reduce ? { limits } : {}),
+        ...(secantMeasurements ? { measurements: secantMeasurements } : {}),
+      };
+    }
+    const out: SearchSpec = { ...rest, algorithm };
     return before ? { ...out, before: before.map((b) => this.complete(b)) } : out;
   }
 

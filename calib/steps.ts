@@ -18,6 +18,13 @@ import type { SearchAlgorithm } from "../backends/search_rules.ts";
 export type StepSpec = Omit<SearchSpec, "algorithm" | "before"> & {
   readonly algorithm?: SearchAlgorithm;
   readonly before?: readonly StepSpec[];
+  /**
+   * A hint for the secant search: the reading's reciprocal grows about
+   * linearly with the code (time constants `C/g`, `g` ∝ bias current).
+   */
+  readonly readingScale?: "reciprocal";
+  /** A hint for the secant search: measurements to give it (its default otherwise). */
+  readonly secantMeasurements?: number;
 };
 
 /** One synaptic input: excitatory or inhibitory. */
@@ -32,6 +39,15 @@ export type SynapticInput = "exc" | "inh";
  * halves the reset potential's response to `v_reset`.
  */
 export const POTENTIAL_READS = 8;
+
+/**
+ * Measurements of the secant search in the τ_mem-by-CADC working point
+ * (8, against its default 6): its map (the membrane a wait after reset) is
+ * flat wherever τ_mem is short, so the search bisects before its secant
+ * steps apply. Twins, 4 chips: with 6 some neurons end 10 codes from the
+ * code NoisyBinarySearch finds.
+ */
+export const TAU_MEM_CADC_SECANT_MEASUREMENTS = 8;
 
 /**
  * Leak potential (`v_leak`) to a CADC target: calix's `LeakPotentialCalib`.
@@ -156,6 +172,7 @@ export function windowsFor(tau: number | ArrayLike<number>): PerNeuron {
  */
 export function synapticTau(input: SynapticInput, target: number | ArrayLike<number>): StepSpec {
   return {
+    readingScale: "reciprocal",
     field: input === "exc" ? "i_bias_synin_exc_tau" : "i_bias_synin_inh_tau",
     inverted: true,
     target,
@@ -248,6 +265,7 @@ export function synapticStrength(
  */
 export function tauMemOffset(target: number | ArrayLike<number>): StepSpec {
   return {
+    readingScale: "reciprocal",
     field: "i_bias_leak",
     inverted: true,
     target,
@@ -268,6 +286,7 @@ export function tauMemOffset(target: number | ArrayLike<number>): StepSpec {
  */
 export function tauMemReset(target: number | ArrayLike<number>): StepSpec {
   return {
+    readingScale: "reciprocal",
     field: "i_bias_leak",
     inverted: true,
     target,
@@ -299,6 +318,7 @@ export function tauMemCadc(
     ? leakRead + 5
     : Float64Array.from(leakRead, (v) => v + 5);
   return {
+    secantMeasurements: TAU_MEM_CADC_SECANT_MEASUREMENTS,
     field: "i_bias_leak",
     target,
     measurement: { kind: "tau-mem-cadc", waitSeconds: tau },

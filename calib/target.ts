@@ -159,6 +159,23 @@ export interface NeuronCalibTarget {
 }
 
 /**
+ * The search algorithms a calibration can use (the `algorithm` option):
+ * calix's NoisyBinarySearch (the default) and BinarySearch, and lifcal's
+ * secant search.
+ *
+ * @example
+ * ```ts
+ * import { CALIB_ALGORITHMS } from "./target.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(CALIB_ALGORITHMS, ["noisy-binary", "binary", "secant"]);
+ * ```
+ */
+export const CALIB_ALGORITHMS = ["noisy-binary", "binary", "secant"] as const;
+
+/** One of {@linkcode CALIB_ALGORITHMS}. */
+export type CalibAlgorithm = (typeof CALIB_ALGORITHMS)[number];
+
+/**
  * Options of a neuron calibration (calix's `NeuronCalibOptions` plus lifcal's
  * choices).
  *
@@ -173,8 +190,13 @@ export interface NeuronCalibTarget {
 export interface NeuronCalibOptions {
   /** Neuron whose membrane is connected to the readout (0..511), or null for none; default null. Changes no calibrated value. */
   readout_neuron?: number | null | undefined;
-  /** Search algorithm: calix's `"noisy-binary"` (default) or plain `"binary"`. */
-  algorithm?: "noisy-binary" | "binary" | undefined;
+  /**
+   * Search algorithm wherever calix uses NoisyBinarySearch: calix's
+   * `"noisy-binary"` (default), plain `"binary"`, or lifcal's `"secant"`
+   * (fewer measurements, see `backends/search_rules.ts`). The CADC and
+   * synapse-DAC-bias searches keep calix's BinarySearch.
+   */
+  algorithm?: CalibAlgorithm | undefined;
   /**
    * Seed (integer 0..2³²−1) of calix's ±5 noise on scalar CapMem writes,
    * combined with each chip's key; default 0. (The noisy search's start
@@ -265,7 +287,7 @@ export interface ResolvedOptions {
   /** Neuron connected to the readout, or null. */
   readonly readout_neuron: number | null;
   /** Search algorithm. */
-  readonly algorithm: "noisy-binary" | "binary";
+  readonly algorithm: CalibAlgorithm;
   /** Seed of the write noise (not of the search start points, which the backend keys). */
   readonly noise_seed: number;
   /** Whether potentials are refined at the end; `null`: unless a neuron uses COBA (calix's None). */
@@ -359,7 +381,7 @@ const _targetSchema = z.strictObject({
 
 const _optionsSchema = z.strictObject({
   readout_neuron: z.number().nullable().default(null),
-  algorithm: z.enum(["noisy-binary", "binary"]).default("noisy-binary"),
+  algorithm: z.enum(CALIB_ALGORITHMS).default("noisy-binary"),
   noise_seed: z.number().default(0),
   refine: z.boolean().nullable().default(null),
   coba_anchor: z.enum(["matched", "reference"]).default("matched"),
@@ -442,7 +464,7 @@ const _SHAPES: Readonly<Record<string, string>> = {
   holdoff_time: 'a time with a unit ("0 us") or 512 of them',
   synapse_dac_bias: "a CapMem code (a number)",
   readout_neuron: "a neuron index 0..511 or null",
-  algorithm: '"noisy-binary" or "binary"',
+  algorithm: '"noisy-binary", "binary" or "secant"',
   noise_seed: "an integer 0..4294967295",
   refine: "a boolean or null",
   coba_anchor: '"matched" or "reference"',

@@ -499,7 +499,7 @@ Deno.test("resolveOptions: wrong types are TypeErrors, values out of range or se
     () => resolveOptions(options('{"algorithm": "bogus"}')),
     (e: unknown) =>
       e instanceof RangeError &&
-      e.message === 'algorithm must be "noisy-binary" or "binary"; got "bogus"',
+      e.message === 'algorithm must be "noisy-binary", "binary" or "secant"; got "bogus"',
   );
   assert.throws(() => resolveOptions(options('{"algorithm": 3}')), TypeError);
   assert.throws(
