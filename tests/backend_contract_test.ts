@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Backend, type ConfigPatch, openBackend, type SearchSpec, VERSION } from "../mod.ts";
 import { BACKEND_KINDS, withBackends } from "./_backends.ts";
 
-/** The same sequence of operations on any backend: writes, measurements of every kind, a search. */
+/** The same sequence of operations on any backend: writes, measurements of every kind, searches. */
 async function script(be: Backend): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   await be.write({ v_leak: 500, i_bias_leak: 300, leak_division: 1, threshold_enable: 0 });
@@ -18,6 +18,14 @@ async function script(be: Backend): Promise<Float32Array[]> {
   };
   const r = await be.search(spec);
   out.push(Float32Array.from(r.codes));
+  const secant = await be.search({
+    field: "i_bias_leak",
+    inverted: true,
+    algorithm: { name: "secant", scale: "reciprocal", limits: [0.1e-6, 2000e-6] },
+    target: 15e-6,
+    measurement: { kind: "tau-mem", windowSeconds: 45e-6, maxSamples: 300 },
+  });
+  out.push(Float32Array.from(secant.codes));
   await be.write({ synin_exc_enable: 1, i_bias_synin_exc_gm: 400 });
   out.push(await be.measure({ kind: "psp-amplitude-exc", events: 3, runs: 1 }));
   await be.write({ threshold_enable: 1, v_threshold: 420, v_leak: 700 });

@@ -316,3 +316,200 @@ Deno.test("search state is handled purely and validated", async (t) => {
     assert.deepEqual([...searchResult(done).codes], [3, 3]);
   });
 });
+
+/** |code − expected| over instances, sorted. */
+function codeErrors(codes: Int32Array, expected: ArrayLike<number>): number[] {
+  return Array.from(codes, (c, i) => Math.abs(c - expected[i]!)).sort((a, b) => a - b);
+}
+
+Deno.test("the secant search plans a fixed, short schedule", async (t) => {
+  await t.step("6 measurements over 0..1022, 5 over 0..255, probes a quarter away", () => {
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    assert.equal(plan.measurements, 6);
+    assert.equal(plan.start, 511);
+    assert.deepEqual(plan.increments, [256]);
+    assert.equal(plan.best, 6);
+    assert.equal(plan.span, 16);
+    assert.equal(plan.window, 16);
+    assert.equal(planSearch({ name: "secant" }, 0, 255).measurements, 5);
+    assert.equal(planSearch({ name: "secant", measurements: 9 }, 0, 1022).measurements, 9);
+  });
+  await t.step("bad settings are RangeErrors naming them", () => {
+    assert.throws(() => planSearch({ name: "secant", measurements: 2 }, 0, 1022), /3\.\.16/);
+    assert.throws(() => planSearch({ name: "secant", measurements: 17 }, 0, 1022), /3\.\.16/);
+    assert.throws(
+      () => planSearch({ name: "secant", scale: "log" as "linear" }, 0, 1022),
+      /scale must be "linear" or "reciprocal"/,
+    );
+    assert.throws(
+      () => planSearch({ name: "secant", limits: [5, 5] }, 0, 1022),
+      /limits must be a pair/,
+    );
+  });
+});
+
+Deno.test("the secant search recovers identity maps exactly in 6 measurements", async (t) => {
+  for (const n of SIZES) {
+    await t.step(`for ${n} instances`, () => assertRecovers({ name: "secant" }, n, n + 5));
+    await t.step(`for ${n} instances of an inverted map`, () => {
+      assertRecoversInverted({ name: "secant" }, n, n + 6);
+    });
+  }
+  await t.step("on a negative range with 3..16 measurements", () => {
+    const target = Float64Array.from({ length: 200 }, (_, i) => -120 + i * 1.2);
+    for (let m = 4; m <= 16; m++) {
+      const plan = planSearch({ name: "secant", measurements: m }, -128, 127);
+      const out = runSearchSync(plan, false, target, target.length, identity);
+      assert.deepEqual(out.codes, Int32Array.from(target, (x) => Math.round(x)), `m = ${m}`);
+    }
+  });
+  await t.step("a reciprocal map on the reciprocal scale", () => {
+    // τ = 2000 / (code + 40): the reciprocal grows linearly, so two probes suffice.
+    const tau = (c: number) => 2000 / (c + 40);
+    const codes = Float64Array.from({ length: 500 }, (_, i) => 10 + 2 * i);
+    const target = Float64Array.from(codes, tau);
+    const plan = planSearch({ name: "secant", scale: "reciprocal" }, 0, 1022);
+    const out = runSearchSync(plan, true, target, 500, (c) => Float32Array.from(c, tau));
+    assert.deepEqual(out.codes, Int32Array.from(codes));
+  });
+});
+
+Deno.test("the secant search converges on a u^0.9 map and under 2 LSB of read noise", async (t) => {
+  const n = 2000;
+  const next = rng(5);
+  const target = Float64Array.from({ length: n }, () => 20 + Math.floor(next() * 983));
+  await t.step("u^0.9: exact for 98 %, never more than 1 code off", () => {
+    const map = (c: number) => 1022 ** 0.1 * c ** 0.9;
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    const out = runSearchSync(
+      plan,
+      false,
+      Float64Array.from(target, map),
+      n,
+      (c) => Float32Array.from(c, map),
+    );
+    const e = codeErrors(out.codes, target);
+    assert.ok(e.filter((x) => x === 0).length >= 0.98 * n, `${e.filter((x) => x === 0).length}`);
+    assert.ok(e.at(-1)! <= 1, `max ${e.at(-1)}`);
+  });
+  await t.step(
+    "read noise of 2 LSB: as close as noisy binary search with half the readings",
+    () => {
+      const noisy = (seed: number) => {
+        const r = rng(seed);
+        return (c: Int32Array) =>
+          Float64Array.from(
+            c,
+            (x) => x + 2 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(7 * r()),
+          );
+      };
+      const secant = runSearchSync(
+        planSearch({ name: "secant" }, 0, 1022),
+        false,
+        target,
+        n,
+        noisy(1),
+      );
+      const nb = { name: "noisy-binary" } as const;
+      const binary = runSearchSync(
+        planSearch(nb, 0, 1022),
+        false,
+        target,
+        n,
+        noisy(1),
+        startOffsets(nb, 1, 0, n),
+      );
+      const es = codeErrors(secant.codes, target);
+      const eb = codeErrors(binary.codes, target);
+      assert.equal(secant.steps, 6);
+      assert.equal(binary.steps, 13);
+      const p90 = (e: number[]) => e[Math.floor(0.9 * e.length)]!;
+      assert.ok(p90(es) <= 3 && p90(es) <= p90(eb), `p90 ${p90(es)} vs ${p90(eb)}`);
+      assert.ok(es[n >> 1]! <= 1, `median ${es[n >> 1]}`);
+      assert.ok(secant.success.every((s) => s === 1));
+    },
+  );
+});
+
+Deno.test("the secant search fails at a bound where a target cannot be reached", async (t) => {
+  await t.step("a flat map ends on the bound it points to", () => {
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    const out = runSearchSync(plan, false, [80, 20], 2, () => [50, 50]);
+    assert.deepEqual([...out.codes], [1022, 0]);
+    assert.deepEqual([...out.success], [0, 0]);
+  });
+  await t.step("targets beyond the map's range end on its bounds", () => {
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    const target = [0, 1022, -50, 5000, 1, 1021, 400];
+    const out = runSearchSync(plan, false, target, target.length, identity);
+    assert.deepEqual([...out.codes], [0, 1022, 0, 1022, 1, 1021, 400]);
+    assert.deepEqual([...out.success], [0, 0, 0, 0, 1, 1, 1]);
+  });
+  await t.step("NaN readings everywhere end on the bound the binary searches would", () => {
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    const up = runSearchSync(plan, false, 300, 1, () => [NaN]);
+    const down = runSearchSync(plan, true, 300, 1, () => [NaN]);
+    assert.deepEqual([...up.codes, ...down.codes], [1022, 0]);
+  });
+});
+
+Deno.test("the secant search bisects past sentinel readings", async (t) => {
+  const n = 600;
+  const target = Float64Array.from({ length: n }, (_, i) => 330 + i);
+  await t.step("a floating membrane reading 0 below code 300, declared as a limit", () => {
+    const plan = planSearch({ name: "secant", limits: [0, 255] }, 0, 1022);
+    const t2 = Float64Array.from(target, (x) => x / 4);
+    const out = runSearchSync(
+      plan,
+      false,
+      t2,
+      n,
+      (c) => Float64Array.from(c, (x) => x < 300 ? 0 : x / 4),
+    );
+    assert.deepEqual(out.codes, Int32Array.from(target));
+  });
+  await t.step("an overflowed counter reading 65025 below code 300, declared (inverted)", () => {
+    const plan = planSearch({ name: "secant", limits: [0, 65025] }, 0, 1022);
+    const out = runSearchSync(
+      plan,
+      true,
+      Float64Array.from(target, (x) => 1022 - x),
+      n,
+      (c) => Float64Array.from(c, (x) => x < 300 ? 65025 : 1022 - x),
+    );
+    assert.deepEqual(out.codes, Int32Array.from(target));
+  });
+  await t.step("an undeclared 0 still ends within a code of the target", () => {
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    const out = runSearchSync(
+      plan,
+      false,
+      target,
+      n,
+      (c) => Float64Array.from(c, (x) => x < 300 ? 0 : x),
+    );
+    const e = codeErrors(out.codes, target);
+    assert.ok(e.at(-1)! <= 1 && e.filter((x) => x === 0).length >= 0.95 * n, `max ${e.at(-1)}`);
+  });
+  await t.step("±Infinity and NaN beyond code 960", () => {
+    const plan = planSearch({ name: "secant" }, 0, 1022);
+    const out = runSearchSync(
+      plan,
+      false,
+      target,
+      n,
+      (c) => Float64Array.from(c, (x) => x > 960 ? (x % 2 ? Infinity : NaN) : x),
+    );
+    assert.deepEqual(out.codes, Int32Array.from(target));
+  });
+  await t.step("readings clamped at the measurement's limits count for their side only", () => {
+    // A CADC that rails at 0 and 255: the map saturates steeply on both sides.
+    const map = (x: number) => Math.min(255, Math.max(0, 4 * (x - 400)));
+    const t2 = Float64Array.from({ length: 200 }, (_, i) => 20 + i);
+    const expected = Int32Array.from(t2, (v) => Math.round(v / 4 + 400));
+    const limited = planSearch({ name: "secant", limits: [0, 255] }, 0, 1022);
+    const out = runSearchSync(limited, false, t2, t2.length, (c) => Float64Array.from(c, map));
+    const e = codeErrors(out.codes, expected);
+    assert.ok(e.at(-1)! <= 1, `max ${e.at(-1)}`);
+  });
+});
