@@ -6,7 +6,7 @@
  * queries).
  *
  * Run: `deno run -A bench/webgpu_vs_cpu.ts [--chips 1,16,64,256] [--calibrate 1,16,64]
- * [--backends cpu,webgpu] [--json]`
+ * [--backends cpu,webgpu] [--algorithms noisy-binary,secant] [--json]`
  *
  * @module
  */
@@ -14,6 +14,8 @@
 import { parseArgs } from "node:util";
 import {
   type Backend,
+  CALIB_ALGORITHMS,
+  type CalibAlgorithm,
   calibrate,
   CpuBackend,
   DEFAULT_TWIN_CONFIG,
@@ -24,7 +26,7 @@ import { neuronSteps } from "./_neuron_steps.ts";
 
 /** One row of the comparison. */
 export interface ComparisonRow {
-  /** What was timed: a measurement kind or "calibration". */
+  /** What was timed: a measurement kind, or "calibration" with its search algorithm. */
   readonly what: string;
   /** Chips in the batch. */
   readonly chips: number;
@@ -116,25 +118,32 @@ export async function benchMeasurements(
 }
 
 /**
- * Times a full calibration of `n` chips on one executor.
+ * Times a full calibration of `n` chips on one executor with one search algorithm.
  *
  * @example
  * ```ts ignore
- * const row = await benchCalibrationOn("webgpu", 16);
+ * const row = await benchCalibrationOn("webgpu", 16, "secant");
  * ```
  */
 export async function benchCalibrationOn(
   kind: "cpu" | "webgpu",
   n: number,
+  algorithm: CalibAlgorithm = "noisy-binary",
 ): Promise<ComparisonRow> {
   const be = await _open(kind, n);
   const before = be instanceof WebGpuBackend ? be.gpuStats : undefined;
   const t0 = performance.now();
-  await calibrate(be);
+  await calibrate(be, undefined, { algorithm });
   const seconds = (performance.now() - t0) / 1000;
   const gpu = _gpuDelta(be, before);
   await be.close();
-  return { what: "calibration", chips: n, backend: kind, seconds, ...(gpu ? { gpu } : {}) };
+  return {
+    what: `calibration ${algorithm}`,
+    chips: n,
+    backend: kind,
+    seconds,
+    ...(gpu ? { gpu } : {}),
+  };
 }
 
 function _list(text: string, name: string): number[] {
@@ -154,9 +163,16 @@ if (import.meta.main) {
       chips: { type: "string", default: "1,16,64,256" },
       calibrate: { type: "string", default: "1,16,64" },
       backends: { type: "string", default: "cpu,webgpu" },
+      algorithms: { type: "string", default: "noisy-binary" },
       json: { type: "boolean", default: false },
     },
   });
+  const algorithms = values.algorithms.split(",") as CalibAlgorithm[];
+  const unknown = algorithms.filter((a) => !(CALIB_ALGORITHMS as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    console.error(`Unknown algorithm ${unknown[0]}: use ${CALIB_ALGORITHMS.join(", ")}`);
+    Deno.exit(2);
+  }
   const kinds = values.backends.split(",").filter((k): k is "cpu" | "webgpu" =>
     k === "cpu" || k === "webgpu"
   );
@@ -170,7 +186,7 @@ if (import.meta.main) {
       } s`
       : "";
     console.log(
-      `${r.what.padEnd(18)} ${String(r.chips).padStart(4)} ${r.backend.padEnd(7)} ${
+      `${r.what.padEnd(24)} ${String(r.chips).padStart(4)} ${r.backend.padEnd(7)} ${
         r.seconds.toFixed(3).padStart(9)
       } s ${nsps.padStart(10)}  ${gpu}`,
     );
@@ -184,10 +200,12 @@ if (import.meta.main) {
     }
   }
   for (const n of _list(values.calibrate, "--calibrate")) {
-    for (const kind of kinds) {
-      const r = await benchCalibrationOn(kind, n);
-      rows.push(r);
-      print(r);
+    for (const algorithm of algorithms) {
+      for (const kind of kinds) {
+        const r = await benchCalibrationOn(kind, n, algorithm);
+        rows.push(r);
+        print(r);
+      }
     }
   }
   if (values.json) console.log(JSON.stringify(rows, null, 2));
