@@ -28,6 +28,14 @@ import {
 } from "./calibrate_command.ts";
 import { parseChipIds } from "./chip_source.ts";
 import { conformanceCommand } from "./conformance_command.ts";
+import {
+  CONVERGENCE_BACKENDS,
+  convergenceCommand,
+  DEFAULT_ALGORITHMS,
+  DEFAULT_CONVERGENCE_CHIPS,
+  DEFAULT_CONVERGENCE_OUT,
+  parseAlgorithms,
+} from "./convergence_command.ts";
 import { mergeCommand } from "./merge.ts";
 import { reportCommand } from "./report.ts";
 import { selftestCommand } from "./selftest.ts";
@@ -54,7 +62,7 @@ function _sentence(text: string): string {
  * const program = buildProgram(() => {});
  * assert.equal(program.name(), "lifcal");
  * assert.deepEqual(program.commands.map((c) => c.name()),
- *   ["calibrate", "conformance", "merge", "report", "selftest", "serve", "survey"]);
+ *   ["calibrate", "conformance", "convergence", "merge", "report", "selftest", "serve", "survey"]);
  * ```
  */
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -191,6 +199,55 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
           protocolOnly: o.protocolOnly ?? false,
           json: o.json ?? false,
           requestTimeout: o.requestTimeout,
+        }),
+      );
+    });
+
+  program
+    .command("convergence")
+    .description(
+      "calibrate the same twins once per search algorithm and compare their true residuals per measurement and per emulated second; writes convergence.json, convergence.html and convergence.md",
+    )
+    .option(
+      "--chips <n>",
+      `simulated chips with seeds 1..n (default ${DEFAULT_CONVERGENCE_CHIPS})`,
+      parsePositiveInt,
+    )
+    .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
+    .addOption(
+      new Option("--backend <kind>", "the executor").choices(CONVERGENCE_BACKENDS).default(
+        "auto" as const,
+      ),
+    )
+    .option("--target <file>", "JSON file with target fields (and options such as noise_seed)")
+    .option(
+      "--set <field=value>",
+      "set a target or option field, repeatable: --set tau_mem=20us --set leak=100",
+      collectAssignment,
+      [] as Assignment[],
+    )
+    .option("--no-refine", "skip the final CADC re-calibration and potential refinement")
+    .option(
+      "--algorithms <list>",
+      `search algorithms to compare, the first is the reference (default ${
+        DEFAULT_ALGORITHMS.join(",")
+      })`,
+      parseAlgorithms,
+    )
+    .option("--out <dir>", "output folder", DEFAULT_CONVERGENCE_OUT)
+    .option("--quiet", "no progress and no table")
+    .action(async (o) => {
+      setExitCode(
+        await convergenceCommand({
+          chips: o.chips,
+          seeds: o.seeds,
+          backend: o.backend,
+          target: o.target,
+          set: o.set,
+          refine: o.refine,
+          algorithms: o.algorithms ?? DEFAULT_ALGORITHMS,
+          out: o.out,
+          quiet: o.quiet ?? false,
         }),
       );
     });

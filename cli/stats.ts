@@ -70,3 +70,36 @@ export function upperMedian(values: ArrayLike<number | null>): number | null {
   const v = _finite(values).sort((a, b) => a - b);
   return v.length === 0 ? null : v[v.length >> 1]!;
 }
+
+/**
+ * Quantiles of the finite values, each linearly interpolated between the
+ * two nearest ranks (numpy's default: `q = 0.5` is the median), or null
+ * for each when there are none. Sorts once for all `qs`.
+ *
+ * @example Median and 90th percentile
+ * ```ts
+ * import { quantiles } from "./stats.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(quantiles([4, 1, NaN, 3, 2, 5], [0.5, 0.9]), [3, 4.6]);
+ * assert.deepEqual(quantiles([null], [0.5]), [null]);
+ * ```
+ */
+export function quantiles(
+  values: ArrayLike<number | null>,
+  qs: readonly number[],
+): (number | null)[] {
+  const finite = new Float64Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === "number" && Number.isFinite(v)) finite[n++] = v;
+  }
+  if (n === 0) return qs.map(() => null);
+  const sorted = finite.subarray(0, n).sort();
+  return qs.map((q) => {
+    const pos = Math.min(1, Math.max(0, q)) * (n - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(n - 1, lo + 1);
+    return sorted[lo]! + (pos - lo) * (sorted[hi]! - sorted[lo]!);
+  });
+}

@@ -338,3 +338,141 @@ export function successMapSvg(success: readonly boolean[], cell = 7): string {
   parts.push("</svg>");
   return parts.join("");
 }
+
+/** One line of an {@linkcode xyChartSvg}. */
+export interface XySeries {
+  /** Legend text. */
+  readonly label: string;
+  /** The points (x, y); a null or non-finite y leaves a gap. */
+  readonly points: readonly (readonly [number, number | null])[];
+  /** Stroke colour. */
+  readonly color: string;
+  /** Draw the line dashed. */
+  readonly dashed?: boolean;
+  /** An extra point drawn as an open circle (e.g. where a search settled). */
+  readonly marker?: readonly [number, number | null] | undefined;
+}
+
+/**
+ * A line chart of (x, y) points with a logarithmic y axis (values below
+ * `floor` are drawn at `floor`), a linear x axis from 0, axis labels and a
+ * legend below.
+ *
+ * @example
+ * ```ts
+ * import { xyChartSvg } from "./svg.ts";
+ * import assert from "node:assert/strict";
+ * const svg = xyChartSvg({ title: "leak", xLabel: "measurements", yLabel: "CADC LSB",
+ *   lines: [{ label: "binary", color: "#36c", points: [[1, 40], [2, 9], [3, 0.7]] },
+ *     { label: "binary p90", color: "#36c", dashed: true, points: [[1, 60], [2, 20], [3, 1.5]] }] });
+ * assert.match(svg, /<polyline/);
+ * assert.match(svg, /stroke-dasharray/);
+ * assert.match(svg, />measurements</);
+ * ```
+ */
+export function xyChartSvg(options: {
+  readonly lines: readonly XySeries[];
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly floor?: number;
+  readonly width?: number;
+  readonly height?: number;
+}): string {
+  const w = options.width ?? 440;
+  const legendRows = Math.ceil(options.lines.length / 2);
+  const h = (options.height ?? 250) + 14 * legendRows;
+  const m = { l: 56, r: 14, t: 22, b: 38 + 14 * legendRows };
+  const floor = options.floor ?? 1e-3;
+  const finite = (v: number | null | undefined): v is number =>
+    v !== null && v !== undefined && Number.isFinite(v);
+  const all = options.lines.flatMap((l) => [...l.points, ...(l.marker ? [l.marker] : [])]);
+  const ys = all.map((p) => p[1]).filter(finite);
+  const xs = all.filter((p) => finite(p[1])).map((p) => p[0]).filter(finite);
+  const xhi = Math.max(1e-12, ...xs);
+  const ylo = Math.floor(Math.log10(Math.max(floor, Math.min(...ys, floor * 10))));
+  const yhi = Math.max(ylo + 1, Math.ceil(Math.log10(Math.max(floor * 10, ...ys))));
+  const pw = w - m.l - m.r;
+  const ph = h - m.t - m.b;
+  const x = (v: number) => m.l + (v / xhi) * pw;
+  const y = (v: number) => m.t + ph - ((Math.log10(Math.max(floor, v)) - ylo) / (yhi - ylo)) * ph;
+  const parts: string[] = [
+    `<svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" font-size="10">`,
+    `<text x="${m.l}" y="14" font-size="12" font-weight="bold">${escapeXml(options.title)}</text>`,
+    `<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="#fafafa" stroke="#ccc"/>`,
+  ];
+  for (let e = ylo; e <= yhi; e++) {
+    const yy = y(10 ** e).toFixed(1);
+    parts.push(
+      `<line x1="${m.l}" x2="${m.l + pw}" y1="${yy}" y2="${yy}" stroke="#e4e4e4"/>`,
+      `<text x="${m.l - 3}" y="${(Number(yy) + 3).toFixed(1)}" text-anchor="end">${
+        formatNumber(10 ** e)
+      }</text>`,
+    );
+  }
+  for (const tick of _ticks(0, xhi, 6)) {
+    parts.push(
+      `<line x1="${x(tick).toFixed(1)}" x2="${x(tick).toFixed(1)}" y1="${m.t + ph}" y2="${
+        m.t + ph + 4
+      }" stroke="#555"/>`,
+      `<text x="${x(tick).toFixed(1)}" y="${m.t + ph + 14}" text-anchor="middle">${
+        formatNumber(tick, 4)
+      }</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${m.l + pw / 2}" y="${m.t + ph + 28}" text-anchor="middle">${
+      escapeXml(options.xLabel)
+    }</text>`,
+    `<text transform="translate(12 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${
+      escapeXml(options.yLabel)
+    }</text>`,
+  );
+  for (const line of options.lines) {
+    const dash = line.dashed ? ' stroke-dasharray="5 3"' : "";
+    let segment: string[] = [];
+    const flush = () => {
+      if (segment.length > 1) {
+        parts.push(
+          `<polyline points="${
+            segment.join(" ")
+          }" fill="none" stroke="${line.color}" stroke-width="1.6"${dash}><title>${
+            escapeXml(line.label)
+          }</title></polyline>`,
+        );
+      } else if (segment.length === 1) {
+        const [px, py] = segment[0]!.split(",");
+        parts.push(`<circle cx="${px}" cy="${py}" r="2" fill="${line.color}"/>`);
+      }
+      segment = [];
+    };
+    for (const [px, py] of line.points) {
+      if (!finite(py) || !finite(px)) flush();
+      else segment.push(`${x(px).toFixed(1)},${y(py).toFixed(1)}`);
+    }
+    flush();
+    if (line.marker && finite(line.marker[1])) {
+      parts.push(
+        `<circle cx="${x(line.marker[0]).toFixed(1)}" cy="${
+          y(line.marker[1]).toFixed(1)
+        }" r="3.5" fill="none" stroke="${line.color}" stroke-width="1.5"><title>${
+          escapeXml(`${line.label}: result ${formatNumber(line.marker[1])}`)
+        }</title></circle>`,
+      );
+    }
+  }
+  options.lines.forEach((line, k) => {
+    const lx = m.l + (k % 2) * (pw / 2);
+    const ly = m.t + ph + 42 + 14 * Math.floor(k / 2);
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 3}" y2="${
+        ly - 3
+      }" stroke="${line.color}" stroke-width="1.6"${
+        line.dashed ? ' stroke-dasharray="5 3"' : ""
+      }/>`,
+      `<text x="${lx + 26}" y="${ly}">${escapeXml(line.label)}</text>`,
+    );
+  });
+  parts.push("</svg>");
+  return parts.join("");
+}
