@@ -412,7 +412,8 @@ export function initSearch(
  * 2. Later: the bracket is the highest code that read low and the lowest
  *    that read high (a side without one is open; crossed sides are widened
  *    by their overlap). With `u = Δcode/Δg` from the newest reading and the
- *    nearest finite one at least `span` codes away (the most recent of equals), the secant step is
+ *    nearest finite one at least `span` codes away — one across the target
+ *    if there is one, the most recent of equals —, the secant step is
  *    `code − g·u` when `u > 0`, towards the open side's bound when `Δg = 0`.
  *    A step rounded (half to even) and clipped to a code inside the bracket
  *    (an open side does not limit it; an end only where it read no further
@@ -420,8 +421,11 @@ export function initSearch(
  *    bracket, or goes to the bound of an open side.
  * 3. After the last measurement: the mean of `code − g·u` over the finite
  *    readings within `window` codes of the newest, rounded and clipped, if
- *    that lies inside the bracket and within `window` of the newest; else the measured code with the smallest `|g|` (NaN never
- *    wins, ties go to the most recent).
+ *    that lies inside the bracket and within `window` of the newest; else,
+ *    where both ends of the bracket read finite values, the code where the
+ *    line through them meets the target (regula falsi); else the measured
+ *    code with the smallest `|g|` (NaN never wins, ties go to the most
+ *    recent).
  *
  * Linear prediction: `round(poly(target) + probe − poly(reading))` with
  * `poly(r) = offset + slope·r`, rounding half to even (numpy and WGSL
@@ -682,16 +686,25 @@ function _secantNext(
   let u = NaN;
   let flat = false;
   if (_finite(gk)) {
+    // The nearest finite reading `span` away, preferably across the target.
     let partner = -1;
     let distance = 0;
+    let across = -1;
+    let acrossDistance = 0;
     for (let j = k - 1; j >= 0; j--) {
+      const gj = histG[at(j)]!;
       const d = Math.abs(ck - histCodes[at(j)]!);
-      if (!_finite(histG[at(j)]!) || d < span) continue;
+      if (!_finite(gj) || d < span) continue;
       if (partner < 0 || d < distance) {
         partner = j;
         distance = d;
       }
+      if (_readsHigh(gj, inverted) !== highK && (across < 0 || d < acrossDistance)) {
+        across = j;
+        acrossDistance = d;
+      }
     }
+    if (across >= 0) partner = across;
     if (partner >= 0) {
       const dg = _f32(gk - histG[at(partner)]!);
       if (dg === 0) flat = true;
@@ -736,7 +749,14 @@ function _secantNext(
   } else if (toward > 0 && openHi) {
     return upper;
   }
-  if (final) return _secantBest(histCodes, histG, m, n, i, k);
+  if (final) {
+    // Regula falsi between the bracket's ends where both read finite values.
+    if (!openLo && !openHi && _finite(gLo) && _finite(gHi) && gHi !== gLo) {
+      const step = _f32((hi - lo) / _f32(gHi - gLo));
+      return _clip(_roundHalfEven(_f32(lo + _f32(-gLo * step))), lo, hi);
+    }
+    return _secantBest(histCodes, histG, m, n, i, k);
+  }
   if (openHi && !openLo) return upper;
   if (openLo && !openHi) return lower;
   if (openLo && openHi) return ck;

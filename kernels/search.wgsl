@@ -221,17 +221,26 @@ fn secantNext(i: u32, nInst: u32, k: u32, m: u32) -> i32 {
   var u = 0.0;
   var flat = false;
   if (finiteF(gk)) {
+    // The nearest finite reading `span` away, preferably across the target.
     var partner = -1;
     var distance = 0;
+    var across = -1;
+    var acrossDistance = 0;
     for (var j = i32(k) - 1; j >= 0; j--) {
       let s = (m - 1u - u32(j)) * nInst + i;
+      let gj = sFloat[desc.u4 + s];
       let d = abs(ck - sInt[desc.u3 + s]);
-      if (!finiteF(sFloat[desc.u4 + s]) || d < span) { continue; }
+      if (!finiteF(gj) || d < span) { continue; }
       if (partner < 0 || d < distance) {
         partner = j;
         distance = d;
       }
+      if (readsHigh(gj, inverted) != highK && (across < 0 || d < acrossDistance)) {
+        across = j;
+        acrossDistance = d;
+      }
     }
+    if (across >= 0) { partner = across; }
     if (partner >= 0) {
       let s = (m - 1u - u32(partner)) * nInst + i;
       let dg = gk - sFloat[desc.u4 + s];
@@ -286,6 +295,11 @@ fn secantNext(i: u32, nInst: u32, k: u32, m: u32) -> i32 {
     return upper;
   }
   if (last) {
+    // Regula falsi between the bracket's ends where both read finite values.
+    if (!openLo && !openHi && finiteF(gLo) && finiteF(gHi) && gHi != gLo) {
+      let step = f32(hi - lo) / (gHi - gLo);
+      return clamp(i32(round(f32(lo) + (-gLo * step))), lo, hi);
+    }
     var best = ck;
     var least = infF();
     for (var j = i32(k); j >= 0; j--) {
