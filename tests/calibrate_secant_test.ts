@@ -17,6 +17,7 @@ import {
 } from "../mod.ts";
 import { requestTwinDevice } from "../backends/webgpu/gpu_runtime.ts";
 import { assertCalibrationQuality } from "./_calib_quality.ts";
+import { lifcal } from "./_cli.ts";
 
 const SEEDS = [5, 6];
 
@@ -150,4 +151,27 @@ Deno.test({
     });
     assert.ok(same / total >= 0.99, `${same} of ${total} codes identical`);
   },
+});
+
+Deno.test("lifcal calibrate --set algorithm=secant calibrates with the secant search", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const run = await lifcal([
+      "calibrate",
+      "--chips",
+      "1",
+      "--backend",
+      "cpu",
+      "--set",
+      "algorithm=secant",
+      "--out",
+      out,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(await Deno.readTextFile(`${out}/chips/sim-1.json`));
+    assert.equal(result.options.algorithm, "secant");
+    assert.ok(result.success.filter(Boolean).length >= 0.99 * 512);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
