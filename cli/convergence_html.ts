@@ -19,18 +19,17 @@ import type { SearchGroup } from "./convergence_recorder.ts";
 import { comparisonRows, ratioToFirst } from "./convergence_table.ts";
 import { SUMMARY_PARAMETERS, type SummaryParameter } from "./median_code_reference.ts";
 import { PARAMETER_DISPLAY } from "./report_data.ts";
-import { escapeXml as esc, formatNumber as fmt, xyChartSvg, type XySeries } from "./svg.ts";
+import {
+  escapeXml as esc,
+  formatNumber as fmt,
+  PAGE_STYLE,
+  xyChartSvg,
+  type XySeries,
+} from "./svg.ts";
 
 const _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
-const _STYLE = `
-body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1150px; color: #222; padding: 0 12px; }
-h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 34px; border-bottom: 1px solid #ddd; }
-h3 { font-size: 15px; margin: 18px 0 4px; }
-table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-.note { color: #555; max-width: 900px; } .grid { display: flex; flex-wrap: wrap; gap: 10px 18px; }
-`;
+const _STYLE = PAGE_STYLE;
 
 function _residual(v: number | null | undefined, unit: string): string {
   if (v === null || v === undefined) return "–";

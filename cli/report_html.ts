@@ -26,6 +26,7 @@ import {
   formatNumber as fmt,
   histogramSvg,
   lineChartSvg,
+  PAGE_STYLE,
   successMapSvg,
 } from "./svg.ts";
 
@@ -34,14 +35,7 @@ export const REPORT_ERROR_MARKER = "LIFCAL-REPORT-ERROR";
 
 const _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
-const _STYLE = `
-body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1150px; color: #222; padding: 0 12px; }
-h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 34px; border-bottom: 1px solid #ddd; }
-h3 { font-size: 15px; margin: 18px 0 4px; }
-table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-.bad { color: #c00; font-weight: bold; } .note { color: #555; max-width: 900px; }
-.grid { display: flex; flex-wrap: wrap; gap: 10px 18px; }
+const _STYLE = `${PAGE_STYLE}.bad { color: #c00; font-weight: bold; }
 .chipmap { font-size: 12px; } pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }
 `;
 

@@ -65,6 +65,43 @@ function _ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** Tick marks below an x axis at `baseline`, labelled `labelOffset` px below it. */
+function _xTickMarks(
+  ticks: readonly number[],
+  x: (v: number) => number,
+  baseline: number,
+  labelOffset: number,
+): string[] {
+  return ticks.flatMap((tick) => [
+    `<line x1="${x(tick).toFixed(1)}" x2="${x(tick).toFixed(1)}" y1="${baseline}" y2="${
+      baseline + 4
+    }" stroke="#555"/>`,
+    `<text x="${x(tick).toFixed(1)}" y="${baseline + labelOffset}" text-anchor="middle">${
+      formatNumber(tick, 4)
+    }</text>`,
+  ]);
+}
+
+/**
+ * The CSS every page lifcal writes starts with (`report.html`,
+ * `convergence.html`): type, headings, tables, notes and the plot grid.
+ *
+ * @example
+ * ```ts
+ * import { PAGE_STYLE } from "./svg.ts";
+ * import assert from "node:assert/strict";
+ * assert.match(PAGE_STYLE, /table \{ border-collapse: collapse/);
+ * ```
+ */
+export const PAGE_STYLE = `
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1150px; color: #222; padding: 0 12px; }
+h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 34px; border-bottom: 1px solid #ddd; }
+h3 { font-size: 15px; margin: 18px 0 4px; }
+table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.note { color: #555; max-width: 900px; } .grid { display: flex; flex-wrap: wrap; gap: 10px 18px; }
+`;
+
 /** One data set of a histogram. */
 export interface HistogramSeries {
   /** Legend text. */
@@ -154,16 +191,7 @@ export function histogramSvg(options: {
       `<path d="${d}" fill="${s.color}" fill-opacity="0.55" stroke="${s.color}" stroke-width="0.5"/>`,
     );
   });
-  for (const tick of _ticks(lo, hi)) {
-    parts.push(
-      `<line x1="${x(tick).toFixed(1)}" x2="${x(tick).toFixed(1)}" y1="${m.t + ph}" y2="${
-        m.t + ph + 4
-      }" stroke="#555"/>`,
-      `<text x="${x(tick).toFixed(1)}" y="${m.t + ph + 15}" text-anchor="middle">${
-        formatNumber(tick, 4)
-      }</text>`,
-    );
-  }
+  parts.push(..._xTickMarks(_ticks(lo, hi), x, m.t + ph, 15));
   parts.push(
     `<text x="${m.l - 4}" y="${m.t + 9}" text-anchor="end">${ymax}</text>`,
     `<text x="${m.l - 4}" y="${m.t + ph}" text-anchor="end">0</text>`,
@@ -410,16 +438,7 @@ export function xyChartSvg(options: {
       }</text>`,
     );
   }
-  for (const tick of _ticks(0, xhi, 6)) {
-    parts.push(
-      `<line x1="${x(tick).toFixed(1)}" x2="${x(tick).toFixed(1)}" y1="${m.t + ph}" y2="${
-        m.t + ph + 4
-      }" stroke="#555"/>`,
-      `<text x="${x(tick).toFixed(1)}" y="${m.t + ph + 14}" text-anchor="middle">${
-        formatNumber(tick, 4)
-      }</text>`,
-    );
-  }
+  parts.push(..._xTickMarks(_ticks(0, xhi, 6), x, m.t + ph, 14));
   parts.push(
     `<text x="${m.l + pw / 2}" y="${m.t + ph + 28}" text-anchor="middle">${
       escapeXml(options.xLabel)
