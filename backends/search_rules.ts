@@ -1,6 +1,6 @@
 /**
  * Batched, pure update rules for calix's parameter searches: `BinarySearch`,
- * `NoisyBinarySearch` and `LinearPrediction`. A search is a state machine
+ * `NoisyBinarySearch` and `LinearPrediction`, and lifcal's secant search. A search is a state machine
  * whose update step is a pure function of (state, measurement, target): the
  * caller configures {@linkcode SearchState.codes}, measures one reading per
  * instance and hands the readings to {@linkcode searchUpdate}, which returns
@@ -27,12 +27,12 @@
  * the middle and a quarter of the range towards the target, then takes
  * secant (Newton) steps with a slope from two readings at least `span`
  * codes apart, inside the bracket of codes known to read too low and too
- * high; where a step is not possible (no slope, a NaN or infinite reading,
- * a prediction outside the bracket — a sentinel reading) it bisects the
- * bracket, or moves to the range bound on a side no reading has bracketed.
- * Its result is the mean of the secant predictions of the readings within
- * `window` codes of the last one, so read noise averages out instead of
- * being picked from. Its arithmetic is f32, as in WGSL.
+ * high; where a step is not possible (no slope, a NaN, infinite or clamped
+ * reading, a prediction outside the bracket) it bisects the bracket, or
+ * moves to the range bound on a side no reading has bracketed. Its result
+ * is the mean of the secant predictions of the readings within `window`
+ * codes of the last one, so read noise averages out instead of being
+ * picked from. Its arithmetic is f32, as in WGSL.
  *
  * A search "succeeds" unless its final code lies on (or beyond) a range bound,
  * exactly as calix's `Calib.run` reports it.
@@ -405,8 +405,9 @@ export function initSearch(
  *
  * Secant search (f32 arithmetic, `g = h(reading) − h(target)`, negated when
  * inverted, with `h(v) = v`, or `−1/v` on the reciprocal scale, and
- * `h(v) = ∓∞` for a reading on or beyond the lower or upper clamp limit; a code "reads high" when `g > 0`, or when inverted and the
- * reading is NaN, as the binary searches decide): every measurement is kept.
+ * `h(v) = ∓∞` for a reading on or beyond the lower or upper clamp limit; a
+ * code "reads high" when `g > 0`, or when inverted and the reading is NaN,
+ * as the binary searches decide): every measurement is kept.
  * 1. After the first measurement the code moves by `increments[0]` towards
  *    the target (down when it reads high).
  * 2. Later: the bracket is the highest code that read low and the lowest
@@ -682,7 +683,7 @@ function _secantNext(
   }
   const openLo = lo < lower;
   const openHi = hi > upper;
-  // Inverse slope from the newest reading and the most recent finite one `span` away.
+  // Inverse slope u = Δcode/Δg from the newest reading and a partner `span` away.
   let u = NaN;
   let flat = false;
   if (_finite(gk)) {
