@@ -8,6 +8,7 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
+import { FIELDS } from "../backends/config.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { CalibContext, describeNeurons } from "./context.ts";
 import { applyResult, type NeuronCalibResult } from "./result.ts";
@@ -26,20 +27,71 @@ const SPIKE_DT = 0.25e-6;
 const _MAX_COUNT = Math.floor(255 * 0.8);
 
 /**
+ * Per chip, the calibrated neurons whose threshold search ended on a range
+ * bound: at the ends of the CapMem range (the search warned of those
+ * already), or at the lower bound the search cannot pass — the threshold at
+ * the reset potential, below which a reading counts as too many spikes —
+ * or within its last step (one code) of it. Their target rate is out of
+ * reach; calix's range-bound warning names them.
+ */
+function _atBound(
+  codes: Int32Array,
+  thresholdAtReset: Int32Array,
+  keep: ArrayLike<number>,
+  ctx: CalibContext,
+  rates: Float64Array,
+): number[][] {
+  const { min, max } = FIELDS.v_threshold;
+  return ctx.backend.chips.map((_, c) => {
+    const all: number[] = [];
+    const atReset: number[] = [];
+    for (let n = 0; n < NEURONS; n++) {
+      if (keep[n]) continue;
+      const code = codes[c * NEURONS + n]!;
+      if (code <= min || code >= max) all.push(n);
+      else if (code <= thresholdAtReset[c * NEURONS + n]! + 1) {
+        all.push(n);
+        atReset.push(n);
+      }
+    }
+    if (atReset.length > 0) {
+      const target = formatRates(atReset.map((n) => rates[n]!));
+      ctx.warn(
+        c,
+        `${ctx.step}: v_threshold ended on a range bound for ${atReset.length} neuron${
+          atReset.length === 1 ? "" : "s"
+        }: ${
+          describeNeurons(atReset)
+        } at the lower bound, the threshold at the reset potential (a rate of ${
+          typeof target === "string" ? target : "their targets"
+        } is out of their reach)`,
+      );
+    }
+    return all;
+  });
+}
+
+/**
  * Sets each neuron's threshold so that it fires at `rate` (hardware time,
  * with a unit: `"100 kHz"`, a per-neuron array of such values, or
  * `{ value: number[512], unit: "kHz" }`) without input; a rate of 0 leaves
- * that neuron's threshold as it was. Updates the results in place (codes
- * and the measured `verification.rate`), leaves success unchanged, and
- * returns them.
+ * that neuron's threshold as it was. Updates the results in place (codes,
+ * the measured `verification.rate`, and `leak_over_threshold_at_bound`: the
+ * neurons whose search ended on a range bound, named in a warning too),
+ * leaves success unchanged (as calix), and returns them.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { calibrate, calibrateLeakOverThreshold, openBackend, refinePotentials } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
  * const be = await openBackend({ backend: "cpu", chips: 1 });
  * const results = await calibrate(be);
  * await refinePotentials(be, results, { leak: 110, reset: 60, threshold: 120 });
  * await calibrateLeakOverThreshold(be, results, "100 kHz");
+ * const rates = results[0]!.verification.rate!.filter((v) => v !== null).sort((a, b) => a - b);
+ * assert.ok(Math.abs(rates[rates.length >> 1]! / 1e5 - 1) < 0.1); // the median neuron fires at 100 kHz
+ * await be.close();
  * ```
  */
 export async function calibrateLeakOverThreshold(
@@ -53,7 +105,9 @@ export async function calibrateLeakOverThreshold(
     );
   }
   const parsed = parseRates(rate, "leak_over_threshold_rate");
-  const rates = typeof parsed === "number" ? new Float64Array(NEURONS).fill(parsed) : parsed;
+  const rates = typeof parsed === "number" || parsed.length === 1
+    ? new Float64Array(NEURONS).fill(typeof parsed === "number" ? parsed : parsed[0]!)
+    : parsed;
   if (rates.length !== NEURONS) {
     throw new RangeError(`leak_over_threshold_rate has ${rates.length} values, expected 1 or 512`);
   }
@@ -109,11 +163,13 @@ export async function calibrateLeakOverThreshold(
     },
     map: [{ op: "code-below", limit: thresholdAtReset, value: 65025 }],
   });
+  const atBound = _atBound(r.codes, thresholdAtReset, keep, ctx, rates);
   results.forEach((res, c) => {
     const codes = res.capmem.v_threshold.slice();
     for (let n = 0; n < NEURONS; n++) if (!keep[n]) codes[n] = r.codes[c * NEURONS + n]!;
     res.capmem.v_threshold = codes;
     res.leak_over_threshold = formatRates(rates);
+    res.leak_over_threshold_at_bound = atBound[c]!;
     for (const m of ctx.warnings[c]!) res.warnings.push(m);
   });
   await applyResult(backend, results);

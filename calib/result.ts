@@ -28,7 +28,18 @@ import type { NeuronCalibOptions, NeuronCalibTarget } from "./target.ts";
  */
 export const RESULT_FORMAT = 2;
 
-/** The per-neuron digital settings a neuron calibration stores. */
+/**
+ * The per-neuron digital settings a neuron calibration stores.
+ *
+ * @example
+ * ```ts
+ * import { RESULT_DIGITAL_FIELDS } from "./result.ts";
+ * import { FIELDS } from "../backends/config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(RESULT_DIGITAL_FIELDS.every((f) => FIELDS[f].group === "digital"));
+ * ```
+ */
 export const RESULT_DIGITAL_FIELDS = [
   "membrane_capacitance",
   "leak_division",
@@ -47,7 +58,23 @@ export const RESULT_DIGITAL_FIELDS = [
   "enable_readout",
 ] as const;
 
-/** A per-neuron digital setting of a result. */
+/**
+ * A per-neuron digital setting of a result.
+ *
+ * @example
+ * ```ts
+ * import type { NeuronCalibResult, ResultDigitalField } from "./result.ts";
+ * import assert from "node:assert/strict";
+ *
+ * function neuronsWith(result: Pick<NeuronCalibResult, "neuron">, flag: ResultDigitalField): number[] {
+ *   return result.neuron[flag].flatMap((v, n) => (v ? [n] : []));
+ * }
+ * const readout = new Array(512).fill(0);
+ * readout[17] = 1;
+ * const neuron = { enable_readout: readout } as NeuronCalibResult["neuron"];
+ * assert.deepEqual(neuronsWith({ neuron }, "enable_readout"), [17]);
+ * ```
+ */
 export type ResultDigitalField = (typeof RESULT_DIGITAL_FIELDS)[number];
 
 /** The parameters every verification measures, in order. */
@@ -62,7 +89,22 @@ export const VERIFIED_PARAMETERS = [
   "psp_inh",
 ] as const;
 
-/** Per-neuron values measured after the calibration (null where a value is not measurable). */
+/**
+ * Per-neuron values measured after the calibration (null where a value is not measurable).
+ *
+ * @example
+ * ```ts
+ * import type { Verification } from "./result.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // The largest distance of a verified potential from its target, over the neurons measured.
+ * function worst(v: Verification, p: "leak" | "reset" | "threshold", target: number): number {
+ *   return Math.max(...v[p].filter((x) => x !== null).map((x) => Math.abs(x - target)));
+ * }
+ * const measured = { leak: [79.5, 80.25, null, 81] } as Verification;
+ * assert.equal(worst(measured, "leak", 80), 1);
+ * ```
+ */
 export interface Verification {
   /** Resting potential (CADC LSB). */
   readonly leak: (number | null)[];
@@ -84,7 +126,26 @@ export interface Verification {
   readonly rate?: (number | null)[];
 }
 
-/** The result of a neuron calibration of one chip. */
+/**
+ * The result of a neuron calibration of one chip.
+ *
+ * @example
+ * ```ts
+ * import { calibrate, openBackend, parseResult, resultToJson } from "../mod.ts";
+ * import type { NeuronCalibResult } from "./result.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const [result]: NeuronCalibResult[] = await calibrate(backend, { leak: 90 });
+ * assert.equal(result!.chipId, "sim-1");
+ * assert.equal(result!.capmem.v_leak.length, 512); // CapMem codes per neuron
+ * assert.equal(result!.target.leak, 90);
+ * const leak = result!.verification.leak.filter((v) => v !== null).sort((a, b) => a - b);
+ * assert.ok(Math.abs(leak[256]! - 90) < 2); // measured after the calibration, CADC LSB
+ * assert.deepEqual(parseResult(resultToJson(result!)), result); // a file round-trips exactly
+ * await backend.close();
+ * ```
+ */
 export interface NeuronCalibResult {
   /** Discriminates result files. */
   readonly kind: "neuron";
@@ -118,6 +179,11 @@ export interface NeuronCalibResult {
   verification: Verification;
   /** The leak-over-threshold rate calibrated last (Hz, with unit), if any. */
   leak_over_threshold?: string | { value: number[]; unit: string };
+  /**
+   * With `leak_over_threshold`: the neurons whose threshold search ended on a
+   * range bound (their rate is out of reach; a warning names them too).
+   */
+  leak_over_threshold_at_bound?: number[];
 }
 
 /** Format 1 knew neither the COBA cells nor the COBA and readout flags: they were at power-on. */
@@ -302,6 +368,16 @@ export function parseResult(text: string): NeuronCalibResult | CadcCalibResult {
   const v = r.verification as Record<string, unknown> | undefined;
   for (const f of VERIFIED_PARAMETERS) {
     _array(v?.[f], NEURONS, `verification.${f}`, _isNumOrNull);
+  }
+  if (v?.rate !== undefined) _array(v.rate, NEURONS, "verification.rate", _isNumOrNull);
+  const atBound = r.leak_over_threshold_at_bound;
+  if (
+    atBound !== undefined &&
+    !(Array.isArray(atBound) && atBound.every((n) => _isInt(n) && n >= 0 && n < NEURONS))
+  ) {
+    throw new RangeError(
+      "Result field leak_over_threshold_at_bound must be an array of neuron indices",
+    );
   }
   if (r.cadc !== undefined) parseResult(JSON.stringify(r.cadc));
   return r as unknown as NeuronCalibResult;

@@ -26,7 +26,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "../deps/zod.ts";
 import { NEURONS } from "../backends/layout.ts";
 import { formatTimes, parseTimes, type TimesValue } from "./units.ts";
 
@@ -172,7 +172,19 @@ export interface NeuronCalibTarget {
  */
 export const CALIB_ALGORITHMS = ["noisy-binary", "binary", "secant"] as const;
 
-/** One of {@linkcode CALIB_ALGORITHMS}. */
+/**
+ * One of {@linkcode CALIB_ALGORITHMS}.
+ *
+ * @example
+ * ```ts
+ * import { CALIB_ALGORITHMS, type CalibAlgorithm, resolveOptions } from "./target.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const algorithm: CalibAlgorithm = "secant";
+ * assert.ok(CALIB_ALGORITHMS.includes(algorithm));
+ * assert.equal(resolveOptions({ algorithm }).algorithm, "secant");
+ * ```
+ */
 export type CalibAlgorithm = (typeof CALIB_ALGORITHMS)[number];
 
 /**
@@ -802,11 +814,15 @@ function _shapeError(
 }
 
 function _lengthError(field: string, length: number, expected: string): RangeError {
-  return new RangeError(`${field} has ${length} values, expected ${expected}`);
+  return new RangeError(
+    `${field} has ${length} value${length === 1 ? "" : "s"}, expected ${expected}`,
+  );
 }
 
+/** A number, a one-element array of it (`[80]`, as a scalar) or one value per neuron. */
 function _broadcast(value: number | ArrayLike<number>, field: string): Float64Array {
   if (typeof value === "number") return new Float64Array(NEURONS).fill(value);
+  if (value.length === 1) return new Float64Array(NEURONS).fill(value[0]!);
   if (value.length !== NEURONS) {
     throw _lengthError(field, value.length, `1 or ${NEURONS} (one per neuron)`);
   }
@@ -833,10 +849,10 @@ function _tauSyn(value: TauSynValue): [Float64Array, Float64Array] {
     const both = new Float64Array(NEURONS).fill(parsed);
     return [both, both.slice()];
   }
-  if (parsed.length === 2) {
+  if (parsed.length === 1 || parsed.length === 2) {
     return [
       new Float64Array(NEURONS).fill(parsed[0]!),
-      new Float64Array(NEURONS).fill(parsed[1]!),
+      new Float64Array(NEURONS).fill(parsed[parsed.length - 1]!),
     ];
   }
   if (parsed.length !== NEURONS) {
@@ -859,6 +875,7 @@ function _synin(value: z.output<typeof _targetSchema>["i_synin_gm"]): ResolvedTa
     };
   }
   const first = value[0];
+  if (value.length === 1 && typeof first === "number") return { mode: "matching", gm: first };
   if (value.length === 2 && typeof first === "number") {
     return { mode: "calibrated", gm: [first, value[1] as number] };
   }
@@ -989,6 +1006,7 @@ function _equalArrays(a: Float64Array, b: Float64Array): boolean {
 function _cobaInput(value: CobaInputValue, field: string): Float64Array {
   if (value === null) return new Float64Array(NEURONS).fill(NaN);
   if (typeof value === "number") return new Float64Array(NEURONS).fill(value);
+  if (value.length === 1) return new Float64Array(NEURONS).fill(value[0] ?? NaN);
   if (value.length !== NEURONS) {
     throw _lengthError(field, value.length, `1 or ${NEURONS} (one per neuron, null allowed)`);
   }

@@ -9,31 +9,27 @@
  */
 
 import { join } from "node:path";
-import pc from "picocolors";
-import {
-  type Backend,
-  calibrate,
-  calibrateLeakOverThreshold,
-  calibrationSteps,
-  type NeuronCalibResult,
-  parseRate,
-  resultToJson,
-  stepPlan,
-  VERSION,
-} from "../mod.ts";
+import pc from "../deps/picocolors.ts";
+import type { Backend } from "../backends/backend.ts";
+import { calibrate, calibrationSteps, stepPlan } from "../calib/calibrate.ts";
+import { calibrateLeakOverThreshold } from "../calib/leak_over_threshold.ts";
+import { type NeuronCalibResult, resultToJson } from "../calib/result.ts";
+import { formatRate, parseRate } from "../calib/units.ts";
+import { VERSION } from "../version.ts";
 import type { Assignment } from "./args.ts";
 import { type ChipFlags, type ChipSource, resolveChips } from "./chip_source.ts";
 import { type ChipFiles, chipPaths, loadChip, makeChipRecord } from "./chip_record.ts";
 import { tracingBackend } from "./convergence.ts";
-import { ensureWritableDir, removeStaleTemps, writeAtomic } from "./files.ts";
+import { checkOutputFolder, ensureWritableDir, removeStaleTemps, writeAtomic } from "./files.ts";
 import { measureAtMedianCodes, SUMMARY_PARAMETERS } from "./median_code_reference.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { writeReports } from "./report.ts";
+import { formatHertz, summaryRows, targetRateText } from "./report_data.ts";
 import { resolveAutoShard, type Shard, shardChips, shardSummaryName } from "./shard.ts";
 import { buildSummary, type ShardSummary, type Summary, summaryToJson } from "./summary.ts";
 import { formatNumber } from "./svg.ts";
 import { loadTargetInput, type TargetInput } from "./target_input.ts";
-import { asUsageError, UsageError } from "./usage_error.ts";
+import { asUsageError, oneLine, UsageError } from "./usage_error.ts";
 
 export { BACKEND_KINDS, type BackendKind } from "./chip_source.ts";
 
@@ -87,7 +83,7 @@ function _plural(n: number, word: string): string {
 }
 
 function _message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return oneLine(e instanceof Error ? e.message : String(e));
 }
 
 async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | undefined>>) {
@@ -95,6 +91,7 @@ async function _plan(f: CalibrateFlags, env: Readonly<Record<string, string | un
     throw new UsageError("--shard-count is only used with --shard auto");
   }
   const shard = f.shard === "auto" ? resolveAutoShard(env, f.shardCount) : f.shard;
+  await checkOutputFolder(f.out, "--out");
   const input = await loadTargetInput(f.target, f.set, f.refine);
   let rate: number | undefined;
   if (f.leakOverThreshold !== undefined) {
@@ -166,6 +163,7 @@ async function _runBatch(
   f: CalibrateFlags,
   plan: _Plan,
   progress: Progress,
+  warn: (message: string) => void,
 ): Promise<ChipFiles[]> {
   const t0 = performance.now();
   const marks: { name: string; t: number }[] = [];
@@ -182,7 +180,12 @@ async function _runBatch(
   const reference = await measureAtMedianCodes(inner, results);
   if (plan.rate !== undefined) {
     onStep("leak over threshold");
+    const before = results.map((r) => r.warnings.length);
     await calibrateLeakOverThreshold(backend, results, f.leakOverThreshold);
+    // Its warnings say which neurons cannot reach the rate: success does not (as in calix).
+    results.forEach((r, c) => {
+      for (const w of r.warnings.slice(before[c])) warn(`${r.chipId}: ${w}`);
+    });
   }
   const t1 = performance.now();
   const steps = marks.map((m, i) => ({
@@ -216,20 +219,41 @@ async function _runBatch(
   return files;
 }
 
+function _percent(fraction: number): string {
+  return `${(100 * fraction).toFixed(1)} %`;
+}
+
 function _table(summary: Summary): string {
+  const rows = summaryRows(summary.target);
   const head = [
     "chip".padEnd(12),
     "success".padStart(9),
-    ...SUMMARY_PARAMETERS.map((p) => p.padStart(12)),
+    ...rows.map((
+      p,
+    ) => (p === "rate" ? "rate".padStart(12) + "±10 %".padStart(12) : p.padStart(12))),
   ].join("");
-  const rows = summary.chips.map((c) =>
+  const lines = summary.chips.map((c) =>
     [
       c.id.padEnd(12),
-      `${(100 * c.success_fraction).toFixed(1)} %`.padStart(9),
-      ...SUMMARY_PARAMETERS.map((p) => formatNumber(c.params[p].ratio).padStart(12)),
+      _percent(c.success_fraction).padStart(9),
+      ...rows.map((p) => {
+        if (p !== "rate") return formatNumber(c.params[p]?.ratio).padStart(12);
+        const r = c.params.rate;
+        return formatHertz(r?.measured_median ?? null).padStart(12) +
+          (r ? _percent(r.within_10_percent) : "–").padStart(12);
+      }),
     ].join("")
   );
-  return [pc.bold("spread ratio calibrated / median code, per chip"), head, ...rows].join("\n");
+  const rate = targetRateText(summary.target);
+  const title = rate === undefined
+    ? "spread ratio calibrated / median code, per chip"
+    : `spread ratio calibrated / median code, per chip; leak over threshold at ${rate}: median rate and neurons within ±10 % (instead of the threshold)`;
+  const bound = summary.chips.filter((c) => (c.params.rate?.at_range_bound ?? 0) > 0).map((c) =>
+    `${c.id}: ${
+      _plural(c.params.rate!.at_range_bound, "neuron")
+    } ended the threshold search on a range bound: ${rate} is out of their reach`
+  );
+  return [pc.bold(title), head, ...lines, ...bound.map((b) => pc.yellow(b))].join("\n");
 }
 
 /**
@@ -292,13 +316,14 @@ export async function calibrateCommand(
     plan.mine.filter((id) => plan.skipped.has(id)),
   );
   const finished = new Map(plan.skipped);
+  const warnings: string[] = [];
   for (const [k, ids] of batches.entries()) {
     let backend: Backend | undefined;
     try {
       backend = k === 0 ? first : await open(ids);
       notify();
       progress.batch(ids);
-      const files = await _runBatch(backend, f, plan, progress);
+      const files = await _runBatch(backend, f, plan, progress, (w) => warnings.push(w));
       files.forEach((file, c) => {
         finished.set(ids[c]!, file);
         progress.chipDone(
@@ -324,9 +349,13 @@ export async function calibrateCommand(
     }
   }
   progress.end();
+  if (!f.quiet) { for (const w of warnings) console.error(pc.yellow(`lifcal: ${w}`)); }
 
   const chips = plan.mine.map((id) => finished.get(id)!);
-  const summary = buildSummary(chips, plan.input.canonicalTarget, info);
+  const target = plan.rate === undefined
+    ? plan.input.canonicalTarget
+    : { ...plan.input.canonicalTarget, leak_over_threshold: formatRate(plan.rate) };
+  const summary = buildSummary(chips, target, info);
   let written: Summary = summary;
   if (plan.shard) {
     const shardSummary: ShardSummary = {

@@ -8,14 +8,11 @@
  * @module
  */
 
-import {
-  expandPerInstance,
-  type MeasurementKind,
-  type NeuronCalibResult,
-  type NeuronCalibTarget,
-  type ResolvedTarget,
-  type Truth,
-} from "../mod.ts";
+import type { Truth } from "../backends/backend.ts";
+import { expandPerInstance } from "../backends/generic_search.ts";
+import type { MeasurementKind } from "../backends/measurement.ts";
+import type { NeuronCalibResult } from "../calib/result.ts";
+import type { NeuronCalibTarget, ResolvedTarget } from "../calib/target.ts";
 import { makeChipRecord } from "./chip_record.ts";
 import type { CalibrationRecording, SearchGroup } from "./convergence_recorder.ts";
 import { HARDWARE_TIME_MODEL } from "./hardware_time.ts";
@@ -297,7 +294,7 @@ export function algorithmRun(input: AlgorithmRunInput): AlgorithmRun {
     const r = trueResiduals(truth, q, expandPerInstance(target[p], 512, chips), all);
     const [median, p90] = quantiles(r, [0.5, 0.9]);
     final[p] = { unit: q.unit, median: median!, p90: p90! };
-    const chipRatios = summaries.map((s) => s.params[p].ratio);
+    const chipRatios = summaries.map((s) => s.params[p]?.ratio ?? null);
     const limit = CALIX_RATIO_LIMITS[p];
     const s = spread(chipRatios);
     ratios[p] = {

@@ -78,6 +78,7 @@ export async function removeStaleTemps(path: string): Promise<number> {
  * ```
  */
 export async function ensureWritableDir(dir: string): Promise<void> {
+  _nonEmpty(dir, "The output folder");
   const probe = join(dir, `.lifcal-probe-${crypto.randomUUID()}.tmp`);
   try {
     await Deno.mkdir(dir, { recursive: true });
@@ -87,6 +88,49 @@ export async function ensureWritableDir(dir: string): Promise<void> {
     await Deno.remove(probe).catch(() => {});
     throw new UsageError(
       `Output folder ${dir} is not writable: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+function _nonEmpty(dir: string, what: string): void {
+  if (dir.trim() === "") {
+    throw new UsageError(
+      `${what} is an empty path; give a folder (--out . for the current folder)`,
+    );
+  }
+}
+
+/**
+ * Checks an output folder before anything is run or written: `flag`'s value
+ * must not be empty (an empty `--out ""` would otherwise write into the
+ * current folder), and a `chips` entry in it must be a folder. Each problem
+ * is a {@linkcode UsageError} in one line; whether files can be created is
+ * {@linkcode ensureWritableDir}'s check.
+ *
+ * @example
+ * ```ts
+ * import { checkOutputFolder } from "./files.ts";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await checkOutputFolder(dir, "--out");
+ * await assert.rejects(() => checkOutputFolder("", "--out"), /--out is an empty path/);
+ * await Deno.writeTextFile(`${dir}/chips`, "");
+ * await assert.rejects(() => checkOutputFolder(dir, "--out"), /chips is a file, not a folder/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function checkOutputFolder(dir: string, flag: string): Promise<void> {
+  _nonEmpty(dir, flag);
+  const chips = join(dir, "chips");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(chips);
+  } catch {
+    return; // Missing (created later), or unreachable: ensureWritableDir says why.
+  }
+  if (!info.isDirectory) {
+    throw new UsageError(
+      `Output folder ${dir} cannot hold the chips' results: ${chips} is a file, not a folder`,
     );
   }
 }

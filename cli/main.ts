@@ -9,9 +9,10 @@
  * @module
  */
 
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
-import pc from "picocolors";
-import { openBackend, VERSION } from "../mod.ts";
+import { Command, CommanderError, Option } from "../deps/commander.ts";
+import pc from "../deps/picocolors.ts";
+import { openBackend } from "../backends/open_backend.ts";
+import { VERSION } from "../version.ts";
 import {
   type Assignment,
   collectAssignment,
@@ -42,12 +43,15 @@ import { selftestCommand } from "./selftest.ts";
 import { DEFAULT_LISTEN, serveCommand } from "./serve_command.ts";
 import { parseShard } from "./shard.ts";
 import { surveyChips } from "./survey.ts";
-import { MergeRefusal, UsageError } from "./usage_error.ts";
+import { MergeRefusal, oneLine, UsageError } from "./usage_error.ts";
 
 export { parseSeeds } from "./args.ts";
 
+/** The chips `lifcal survey` measures without `--chips` or `--seeds`. */
+const _SURVEY_CHIPS = 2;
+
 function _sentence(text: string): string {
-  const t = text.replace(/^error:\s*/, "").trim();
+  const t = oneLine(text.replace(/^error:\s*/, ""));
   return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
@@ -316,8 +320,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command("survey")
     .description("measure the uncalibrated spread of every neuron parameter of simulated chips")
-    .option("--chips <n>", "number of simulated chips (seeds 1..n)", parsePositiveInt, 2)
-    .option("--seeds <list>", "seeds of the simulated chips, e.g. 1-64,100", parseSeeds)
+    .option(
+      "--chips <n>",
+      `simulated chips with seeds 1..n (default ${_SURVEY_CHIPS})`,
+      parsePositiveInt,
+    )
+    .option(
+      "--seeds <list>",
+      "seeds of the simulated chips, e.g. 1-64,100 (not with --chips)",
+      parseSeeds,
+    )
     .addOption(
       new Option("--backend <kind>", "the executor").choices(["auto", "cpu"] as const).default(
         "auto" as const,
@@ -325,7 +337,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .option("--json", "print a JSON document instead of a table")
     .action(async (o) => {
-      await _survey(o.seeds ?? o.chips, o.backend, o.json ?? false);
+      if (o.chips !== undefined && o.seeds !== undefined) {
+        throw new UsageError("Give --chips or --seeds, not both");
+      }
+      await _survey(o.seeds ?? o.chips ?? _SURVEY_CHIPS, o.backend, o.json ?? false);
     });
   return program;
 }
@@ -379,14 +394,23 @@ async function _survey(
 export async function main(args: readonly string[]): Promise<number> {
   let code = 0;
   try {
-    await buildProgram((c) => (code = c)).parseAsync([...args], { from: "user" });
+    const program = buildProgram((c) => (code = c));
+    if (args.length === 0) {
+      // A usage error in one line, like every other (commander would print its help on stderr).
+      throw new UsageError(
+        `Give a command: ${
+          program.commands.map((c) => c.name()).join(", ")
+        } (lifcal help shows what each does)`,
+      );
+    }
+    await program.parseAsync([...args], { from: "user" });
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
       // commander has printed its message (or the help / version) already.
       return e.exitCode === 0 ? 0 : 2;
     }
-    const message = e instanceof Error ? e.message : String(e);
+    const message = oneLine(e instanceof Error ? e.message : String(e));
     console.error(pc.red(`lifcal: ${message}`));
     if (e instanceof UsageError) return 2;
     if (e instanceof MergeRefusal) return 1;

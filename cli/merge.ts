@@ -2,19 +2,26 @@
  * `lifcal merge DIR...`: joins the outputs of shards — one shared folder or
  * several — into one `summary.json` and report. It refuses (exit 1), naming
  * the chips, when shards are missing, duplicated or inconsistent (another
- * plan, target, options or lifcal version), or when a chip's files are
- * missing or broken.
+ * plan, target, leak-over-threshold rate, options or lifcal version), or
+ * when a chip's files are missing or broken.
  *
  * @module
  */
 
 import { join, resolve } from "node:path";
 import { type ChipFiles, chipPaths, loadChip } from "./chip_record.ts";
-import { ensureWritableDir, writeAtomic } from "./files.ts";
+import { checkOutputFolder, ensureWritableDir, writeAtomic } from "./files.ts";
 import { writeReports } from "./report.ts";
 import { parseShardSummaryName, shardChips } from "./shard.ts";
-import { buildSummary, parseShardSummary, type ShardSummary, summaryToJson } from "./summary.ts";
-import { listChips } from "./report_data.ts";
+import {
+  buildSummary,
+  calibrationTarget,
+  parseShardSummary,
+  type ShardSummary,
+  summaryTarget,
+  summaryToJson,
+} from "./summary.ts";
+import { listChips, targetRateText } from "./report_data.ts";
 import { MergeRefusal, UsageError } from "./usage_error.ts";
 
 /** Flags of `lifcal merge`. */
@@ -115,11 +122,28 @@ function _checkShards(shards: readonly _Shard[]): string[] {
       }`,
     );
   }
-  const target = _disagree(shards, (s) => JSON.stringify(s.summary.target));
+  const target = _disagree(
+    shards,
+    (s) => JSON.stringify(calibrationTarget(s.summary.target)),
+  );
   if (target) {
     problems.push(
       `the shards have different targets: ${
-        target.map((g) => `${_chipsOf(g)} with ${JSON.stringify(g[0]!.summary.target)}`).join("; ")
+        target.map((g) =>
+          `${_chipsOf(g)} with ${JSON.stringify(calibrationTarget(g[0]!.summary.target))}`
+        ).join("; ")
+      }`,
+    );
+  }
+  const rate = _disagree(shards, (s) => JSON.stringify(s.summary.target.leak_over_threshold));
+  if (rate) {
+    problems.push(
+      `the shards have different leak-over-threshold rates: ${
+        rate.map((g) =>
+          `${g.map((s) => s.file).join(", ")} (chips ${_chipsOf(g) || "none"}) with ${
+            targetRateText(g[0]!.summary.target) ?? "no rate"
+          }`
+        ).join("; ")
       }`,
     );
   }
@@ -170,7 +194,7 @@ async function _loadChips(shards: readonly _Shard[]) {
       }
       const r = loaded.chip.result;
       if (
-        JSON.stringify(r.target) !== JSON.stringify(s.summary.target) ||
+        JSON.stringify(summaryTarget(r)) !== JSON.stringify(s.summary.target) ||
         r.lifcal_version !== s.summary.lifcal_version
       ) {
         problems.push(`chip ${entry.id}'s result does not match its shard summary ${s.file}`);
@@ -214,6 +238,7 @@ export async function mergeCommand(dirs: readonly string[], flags: MergeFlags): 
   if (flags.out === undefined && dirs.length > 1) {
     throw new UsageError("Merging several folders needs --out DIR for the merged output");
   }
+  if (flags.out !== undefined) await checkOutputFolder(flags.out, "--out");
   const out = flags.out ?? dirs[0]!;
   const shards = await _readShards(dirs);
   const problems = _checkShards(shards);

@@ -7,8 +7,11 @@
  * @module
  */
 
+import { parseRates } from "../calib/units.ts";
 import type { ChipFiles } from "./chip_record.ts";
-import type { SummaryParameter } from "./median_code_reference.ts";
+import { SUMMARY_PARAMETERS, type SummaryParameter } from "./median_code_reference.ts";
+import type { SummaryTarget } from "./summary.ts";
+import { formatNumber } from "./svg.ts";
 
 /** How a parameter is displayed: its name, unit and the factor from SI. */
 export const PARAMETER_DISPLAY: Readonly<
@@ -24,6 +27,69 @@ export const PARAMETER_DISPLAY: Readonly<
   tau_syn_exc: { label: "Excitatory synaptic time constant τ_syn,exc", unit: "µs", scale: 1e6 },
   tau_syn_inh: { label: "Inhibitory synaptic time constant τ_syn,inh", unit: "µs", scale: 1e6 },
 };
+
+/** A row of the summary's tables: a parameter, or the leak-over-threshold rate. */
+export type SummaryRow = SummaryParameter | "rate";
+
+/**
+ * The rows a summary's tables show, in order: the parameters, with `rate`
+ * in place of `threshold` where a leak-over-threshold rate was calibrated
+ * (the threshold's CADC target no longer describes the chips).
+ *
+ * @example
+ * ```ts
+ * import { summaryRows } from "./report_data.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(summaryRows({ leak: 110 })[2], "threshold");
+ * assert.equal(summaryRows({ leak: 110, leak_over_threshold: "100000 Hz" })[2], "rate");
+ * ```
+ */
+export function summaryRows(target: SummaryTarget): SummaryRow[] {
+  return SUMMARY_PARAMETERS.map((p) =>
+    p === "threshold" && target.leak_over_threshold !== undefined ? "rate" : p
+  );
+}
+
+/**
+ * A rate for people, in Hz, kHz, MHz or GHz.
+ *
+ * @example
+ * ```ts
+ * import { formatHertz } from "./report_data.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatHertz(100e3), "100 kHz");
+ * assert.equal(formatHertz(1e9), "1 GHz");
+ * assert.equal(formatHertz(null), "–");
+ * ```
+ */
+export function formatHertz(hertz: number | null): string {
+  if (hertz === null || !Number.isFinite(hertz)) return "–";
+  const [scale, unit] =
+    ([[1e9, "GHz"], [1e6, "MHz"], [1e3, "kHz"]] as const).find(([f]) => Math.abs(hertz) >= f) ??
+      [1, "Hz"];
+  return `${formatNumber(hertz / scale, 4)} ${unit}`;
+}
+
+/**
+ * A summary target's leak-over-threshold rate for people (`100 kHz`; a
+ * per-neuron rate as its range), or undefined without one.
+ *
+ * @example
+ * ```ts
+ * import { targetRateText } from "./report_data.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(targetRateText({ leak_over_threshold: "100000 Hz" }), "100 kHz");
+ * assert.equal(targetRateText({}), undefined);
+ * ```
+ */
+export function targetRateText(target: SummaryTarget): string | undefined {
+  const rate = target.leak_over_threshold;
+  if (rate === undefined) return undefined;
+  const parsed = parseRates(rate, "leak_over_threshold");
+  if (typeof parsed === "number") return formatHertz(parsed);
+  const set = [...parsed].filter((r) => r > 0);
+  return `${formatHertz(Math.min(...set))} to ${formatHertz(Math.max(...set))} per neuron`;
+}
 
 /**
  * The largest spread ratios calix's hardware acceptance test accepts

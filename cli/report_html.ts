@@ -9,16 +9,18 @@
  * @module
  */
 
-import { parseRate } from "../mod.ts";
+import { parseRates } from "../calib/units.ts";
 import type { ChipFiles } from "./chip_record.ts";
-import { SUMMARY_PARAMETERS } from "./median_code_reference.ts";
 import {
   CALIX_RATIO_LIMITS,
   convergenceGroups,
+  formatHertz,
   groupedWarnings,
   listChips,
   PARAMETER_DISPLAY,
   stepTimes,
+  summaryRows,
+  targetRateText,
 } from "./report_data.ts";
 import type { Summary } from "./summary.ts";
 import {
@@ -48,34 +50,58 @@ function _ratioCell(ratio: number | null, limit: number): string {
   return `<td${bad ? ' class="bad"' : ""}>${fmt(ratio)}</td>`;
 }
 
+function _rateCells(rate: Summary["chips"][number]["params"]["rate"]): string {
+  if (!rate) return "<td>–</td><td>–</td><td>–</td>";
+  const within = `${(100 * rate.within_10_percent).toFixed(1)} %`;
+  return `<td>${esc(formatHertz(rate.measured_median))}</td><td${
+    rate.within_10_percent < 0.9 ? ' class="bad"' : ""
+  }>${within}</td><td${rate.at_range_bound > 0 ? ' class="bad"' : ""}>${rate.at_range_bound}</td>`;
+}
+
 function _overview(summary: Summary): string {
+  const params = summaryRows(summary.target);
   const rows = summary.chips.map((c) =>
     `<tr><td>${esc(c.id)}</td><td>${c.seed ?? "–"}</td><td>${
       (100 * c.success_fraction).toFixed(1)
     } %</td><td>${c.wall_s.toFixed(1)}</td>${
-      SUMMARY_PARAMETERS.map((p) => _ratioCell(c.params[p].ratio, CALIX_RATIO_LIMITS[p])).join("")
+      params.map((p) =>
+        p === "rate"
+          ? _rateCells(c.params.rate)
+          : _ratioCell(c.params[p]?.ratio ?? null, CALIX_RATIO_LIMITS[p])
+      ).join("")
     }</tr>`
   ).join("\n");
   return `<table><tr><th>chip</th><th>seed</th><th>success</th><th>wall (s)</th>${
-    SUMMARY_PARAMETERS.map((p) => `<th>${p}<br>ratio &lt; ${CALIX_RATIO_LIMITS[p]}</th>`).join("")
+    params.map((p) =>
+      p === "rate"
+        ? "<th>rate<br>median</th><th>rate within<br>±10 %</th><th>neurons at a<br>range bound</th>"
+        : `<th>${p}<br>ratio &lt; ${CALIX_RATIO_LIMITS[p]}</th>`
+    ).join("")
   }</tr>\n${rows}</table>`;
 }
 
 function _parameterSection(summary: Summary, chips: readonly ChipFiles[]): string {
   const out: string[] = [];
-  for (const p of SUMMARY_PARAMETERS) {
+  for (const p of summaryRows(summary.target)) {
+    if (p === "rate") {
+      out.push(_rateCard(summary, chips));
+      continue;
+    }
     const { label, unit, scale } = PARAMETER_DISPLAY[p];
     const scaled = (v: number | null) => (v === null ? null : v * scale);
     const before = chips.flatMap((c) => c.record.median_code[p].map(scaled));
     const after = chips.flatMap((c) => c.result.verification[p].map(scaled));
-    const targets = summary.chips.map((c) => c.params[p].target_mean).filter((t) => t !== null);
+    const targets = summary.chips.map((c) => c.params[p]?.target_mean ?? null).filter((t) =>
+      t !== null
+    );
     const target = targets.length
       ? (targets.reduce((a, b) => a + b, 0) / targets.length) * scale
       : null;
-    const ratios = summary.chips.map((c) => c.params[p].ratio).filter((r) => r !== null).sort((
-      a,
-      b,
-    ) => a - b);
+    const ratios = summary.chips.map((c) => c.params[p]?.ratio ?? null).filter((r) => r !== null)
+      .sort((
+        a,
+        b,
+      ) => a - b);
     const median = ratios.length ? ratios[ratios.length >> 1]! : null;
     out.push(
       `<div><h3>${esc(label)} (${esc(p)})</h3>`,
@@ -97,25 +123,41 @@ function _parameterSection(summary: Summary, chips: readonly ChipFiles[]): strin
   return `<div class="grid">${out.join("\n")}</div>`;
 }
 
-function _rateSection(chips: readonly ChipFiles[]): string {
-  const withRate = chips.filter((c) => c.record.leak_over_threshold !== null);
-  if (withRate.length === 0) return "";
-  const text = withRate[0]!.record.leak_over_threshold!;
-  const target = parseRate(text, "leak_over_threshold") / 1e3;
-  const rates = withRate.flatMap((c) =>
+/** The rate's card in the parameter grid, in place of the threshold's. */
+function _rateCard(summary: Summary, chips: readonly ChipFiles[]): string {
+  const parsed = parseRates(summary.target.leak_over_threshold, "leak_over_threshold");
+  const target = typeof parsed === "number" ? parsed / 1e3 : null;
+  const rates = chips.flatMap((c) =>
     (c.result.verification.rate ?? []).map((r) => (r === null ? null : r / 1e3))
   );
-  return `<h2>Leak over threshold</h2>
-<p class="note">After the calibration, each neuron's threshold was set so that it fires at ${
-    esc(text)
-  } without input (the leak potential above the threshold). Rates measured over the check window:</p>
+  const within = summary.chips.map((c) => c.params.rate?.within_10_percent ?? 0);
+  const bound = summary.chips.reduce((n, c) => n + (c.params.rate?.at_range_bound ?? 0), 0);
+  return `<div><h3>Firing rate without input (rate)</h3>
 ${
     histogramSvg({
-      series: [{ label: "after", values: rates, color: "#1f77b4" }],
+      series: [{ label: "after: leak over threshold", values: rates, color: "#1f77b4" }],
       target,
       unit: "kHz",
     })
-  }`;
+  }
+<p class="note">${rates.length} neurons of ${_plural(chips.length, "chip")}; ${
+    (100 * within.reduce((a, b) => a + b, 0) / Math.max(1, within.length)).toFixed(1)
+  } % within ±10 % of the target; ${
+    _plural(bound, "neuron")
+  } at a range bound (the rate out of reach).</p></div>`;
+}
+
+function _rateSection(summary: Summary): string {
+  const rate = targetRateText(summary.target);
+  if (rate === undefined) return "";
+  return `<h2>Leak over threshold</h2>
+<p class="note">After the calibration, each neuron's threshold was set so that it fires at ${
+    esc(rate)
+  } without input (calix's <code>calibrate_leak_over_threshold</code>: the leak potential above the
+threshold). The rate's card and columns replace the threshold's, whose CADC target no longer
+describes the chips. Rates are measured over 1.5 ms (or the calibration window if longer); a neuron
+whose threshold search ended on a range bound cannot reach its rate (its warning names it), and
+counts as calibrated as in calix.</p>`;
 }
 
 function _convergenceSection(chips: readonly ChipFiles[]): string {
@@ -212,7 +254,11 @@ export function renderHtmlReport(summary: Summary, chips: readonly ChipFiles[]):
   }</td></tr>
 <tr><td>chips</td><td>${summary.totals.chips} (${summary.totals.neurons} neurons)</td></tr>
 <tr><td>chips with failed neurons</td><td>${fails}</td></tr>
-<tr><td>wall time, sum over chips</td><td>${summary.totals.wall_s.toFixed(1)} s</td></tr>
+<tr><td>wall time, sum over chips</td><td>${summary.totals.wall_s.toFixed(1)} s</td></tr>${
+    targetRateText(summary.target) === undefined
+      ? ""
+      : `\n<tr><td>leak over threshold</td><td>${esc(targetRateText(summary.target)!)}</td></tr>`
+  }
 </table>
 <h3>Target</h3>
 <pre>${esc(JSON.stringify(summary.target, null, 1))}</pre>
@@ -230,7 +276,7 @@ setting of its range flags), everything else calibrated, measured exactly as <b>
 verification measurement stored in each result). All chips' neurons pooled; the dashed line is the
 target.</p>
 ${_parameterSection(summary, chips)}
-${_rateSection(chips)}
+${_rateSection(summary)}
 
 <h2>Convergence of the searches</h2>
 ${_convergenceSection(chips)}

@@ -59,3 +59,20 @@ export function asUsageError<T>(context: string, fn: () => T): T {
     throw e;
   }
 }
+
+/**
+ * A message in one line: line breaks (from a file's own content quoted in a
+ * parser's message, or a library's multi-line text) and the blanks around
+ * them become one space, so every error `lifcal` prints is one line.
+ *
+ * @example
+ * ```ts
+ * import { oneLine } from "./usage_error.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(oneLine('Unexpected token, "{\n  \"leak\": x\r\n}" is not valid JSON'),
+ *   'Unexpected token, "{ \"leak\": x }" is not valid JSON');
+ * ```
+ */
+export function oneLine(message: string): string {
+  return message.replace(/[ \t]*(?:\r\n|\r|\n|\u2028|\u2029)\s*/g, " ").trim();
+}

@@ -32,16 +32,18 @@ export interface CliRun {
   readonly seconds: number;
 }
 
-/** Runs `lifcal ...args` to completion. */
+/** Runs `lifcal ...args` to completion (in `cwd` if given). */
 export async function lifcal(
   args: readonly string[],
   env: Record<string, string> = {},
+  cwd?: string,
 ): Promise<CliRun> {
   const t0 = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     env: { ...CLI_ENV, ...env },
     stdin: "null",
+    ...(cwd !== undefined ? { cwd } : {}),
   }).output();
   const dec = new TextDecoder();
   return {

@@ -8,6 +8,8 @@ interface _Case {
   readonly args: readonly string[];
   readonly message: RegExp;
   readonly env?: Record<string, string>;
+  /** The command takes no --out (the runner adds none). */
+  readonly noOut?: boolean;
 }
 
 Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, and writes nothing", async () => {
@@ -15,6 +17,9 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
   try {
     const malformed = join(dir, "malformed.json");
     await Deno.writeTextFile(malformed, '{"leak": 90,');
+    // The parser quotes the file, newlines and all: the message must still be one line.
+    const multiline = join(dir, "multiline.json");
+    await Deno.writeTextFile(multiline, '{\n  "leak": oops\n}\n');
     const notAFolder = join(dir, "plain-file");
     await Deno.writeTextFile(notAFolder, "x");
     const empty = join(dir, "empty");
@@ -31,6 +36,34 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
         name: "malformed JSON target",
         args: ["calibrate", "--target", malformed],
         message: /malformed\.json is not valid JSON/,
+      },
+      {
+        name: "malformed JSON target whose parse error quotes its lines",
+        args: ["calibrate", "--target", multiline],
+        message:
+          /multiline\.json is not valid JSON: Unexpected token 'o', "\{ "leak": oops \} ?" is not valid JSON$/,
+      },
+      {
+        name: "a flag commander suggests a fix for",
+        args: ["calibrate", "--chip", "2"],
+        message: /Unknown option '--chip' \(Did you mean --chips\?\)$/,
+      },
+      {
+        name: "no command",
+        args: [],
+        message: /Give a command: calibrate, .*merge, .*survey \(lifcal help shows/,
+        noOut: true,
+      },
+      {
+        name: "survey with chips and seeds",
+        args: ["survey", "--chips", "2", "--seeds", "5"],
+        message: /--chips or --seeds, not both/,
+        noOut: true,
+      },
+      {
+        name: "merge into an empty --out",
+        args: ["merge", empty, "--out", ""],
+        message: /--out is an empty path; give a folder/,
       },
       {
         name: "missing target file",
@@ -123,7 +156,7 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
     ];
     const runs = await Promise.all(cases.map(async (c, k) => {
       const out = join(dir, `out-${k}`);
-      const args = c.args.includes("report") || c.args.includes("merge") ||
+      const args = c.args.includes("report") || c.args.includes("merge") || c.noOut ||
           c.name.startsWith("unknown command")
         ? c.args
         : [...c.args, "--out", out];
@@ -148,6 +181,39 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
       out: join(notAFolder, "out"),
       run: unwritable,
     });
+    // An empty --out would be the current folder: refused, and nothing appears there.
+    const cwd = join(dir, "cwd");
+    await Deno.mkdir(cwd);
+    runs.push({
+      c: {
+        name: "empty --out",
+        args: [],
+        message: /^lifcal: --out is an empty path; give a folder/,
+      },
+      out: cwd,
+      run: await lifcal(["calibrate", "--chips", "1", "--backend", "cpu", "--out", ""], {}, cwd),
+    });
+    // An output folder whose chips entry is a file cannot take results: an input error, not exit 3.
+    const chipsFile = join(dir, "chipsfile");
+    await Deno.mkdir(chipsFile);
+    await Deno.writeTextFile(join(chipsFile, "chips"), "x");
+    const chipsRun = await lifcal([
+      "calibrate",
+      "--chips",
+      "1",
+      "--backend",
+      "cpu",
+      "--out",
+      chipsFile,
+    ]);
+    assert.equal(chipsRun.code, 2, chipsRun.stderr);
+    assert.match(
+      chipsRun.stderr,
+      /^lifcal: Output folder .*chipsfile cannot hold the chips' results: .*chipsfile\/chips is a file, not a folder\n$/,
+    );
+    assert.equal(chipsRun.stdout, "");
+    assert.deepEqual(await listFiles(chipsFile), ["chips"]);
+    assert.equal(await Deno.readTextFile(join(chipsFile, "chips")), "x");
     for (const { c, out, run } of runs) {
       assert.equal(run.code, 2, `${c.name}: exit ${run.code}: ${run.stderr}`);
       const lines = run.stderr.trim().split("\n");
@@ -159,7 +225,12 @@ Deno.test("lifcal rejects bad input with one line naming the problem, exit 2, an
     }
     assert.equal(await Deno.readTextFile(notAFolder), "x");
     // Nothing else appeared beside the inputs.
-    assert.deepEqual(await listFiles(dir), ["malformed.json", "plain-file"]);
+    assert.deepEqual(await listFiles(dir), [
+      "chipsfile/chips",
+      "malformed.json",
+      "multiline.json",
+      "plain-file",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -191,5 +262,17 @@ Deno.test("lifcal --version and help exit 0", async () => {
     ]
   ) {
     assert.ok(h.stdout.includes(flag), flag);
+  }
+  // The README's command table names exactly the flags survey and merge take.
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  for (const command of ["survey", "merge"]) {
+    const row = readme.split("\n").find((l) => l.startsWith(`| \`lifcal ${command} `));
+    assert.ok(row, `README has no row for lifcal ${command}`);
+    const documented = [...new Set(row.split(/(?<!\\)\|/)[1]!.match(/--[a-z-]+/g))].sort();
+    const help = await lifcal(["help", command]);
+    assert.equal(help.code, 0, help.stderr);
+    const offered = [...help.stdout.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)]
+      .map((m) => m[1]!).filter((f) => f !== "--help").sort();
+    assert.deepEqual(documented, offered, command);
   }
 });

@@ -12,3 +12,15 @@ Deno.test("lifcal survey --json reports every chip and parameter", async () => {
     }
   }
 });
+
+Deno.test("lifcal survey measures the chips --chips names (default 2), and refuses --chips with --seeds", async () => {
+  const one = await lifcal(["survey", "--chips", "1", "--backend", "cpu", "--json"]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(JSON.parse(one.stdout).chips.map((c: { id: string }) => c.id), ["sim-1"]);
+  const both = await lifcal(["survey", "--chips", "2", "--seeds", "5", "--backend", "cpu"]);
+  assert.equal(both.code, 2);
+  assert.equal(both.stderr, "lifcal: Give --chips or --seeds, not both\n");
+  assert.equal(both.stdout, "");
+  const help = await lifcal(["help", "survey"]);
+  assert.match(help.stdout, /--chips <n> +simulated chips with seeds 1\.\.n \(default 2\)/);
+});
