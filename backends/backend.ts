@@ -20,7 +20,21 @@ import type { Measurement } from "./measurement.ts";
 import type { TwinConfig } from "./twin/twin_config.ts";
 import type { SearchAlgorithm } from "./search_rules.ts";
 
-/** A chip of a batch: its id, and for a twin its seed. */
+/**
+ * A chip of a batch: its id, and for a twin its seed.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { ChipRef } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: [7] });
+ * const chip: ChipRef = backend.chips[0]!;
+ * assert.deepEqual(chip, { id: "sim-7", seed: 7 });
+ * await backend.close();
+ * ```
+ */
 export interface ChipRef {
   /** Full chip identifier, e.g. `sim-7` for the twin with seed 7. */
   readonly id: string;
@@ -28,7 +42,22 @@ export interface ChipRef {
   readonly seed?: number;
 }
 
-/** What a backend is and runs on. */
+/**
+ * What a backend is and runs on.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { BackendInfo } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 2 });
+ * const info: BackendInfo = backend.info;
+ * assert.equal(info.kind, "cpu");
+ * assert.equal(info.adapter, undefined);
+ * await backend.close();
+ * ```
+ */
 export interface BackendInfo {
   /** The executor kind. */
   readonly kind: "cpu" | "webgpu" | "remote";
@@ -48,6 +77,16 @@ export interface BackendInfo {
  * - `before-failed`: where a sub-search run before this measurement failed,
  *   the reading becomes `value`.
  * `limit` is a scalar or per instance (`size` or `chips × size`).
+ *
+ * @example
+ * ```ts
+ * import type { ReadingMap } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // calix's leak search: a floating membrane (reading above 200) counts as 0.
+ * const floating: ReadingMap = { op: "above", limit: 200, value: 0 };
+ * assert.equal(floating.op, "above");
+ * ```
  */
 export type ReadingMap =
   | { readonly op: "above"; readonly limit: number | ArrayLike<number>; readonly value: number }
@@ -63,6 +102,25 @@ export type ReadingMap =
  * algorithm, the target per instance, the measurement (with an optional
  * reduction to quadrant means and reading maps), and sub-searches to run
  * before every measurement step.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { SearchSpec } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0 });
+ * const spec: SearchSpec = {
+ *   field: "v_leak",
+ *   algorithm: { name: "binary" },
+ *   target: 80,
+ *   measurement: { kind: "resting-potential" },
+ * };
+ * const result = await backend.search(spec);
+ * assert.equal(result.codes.length, 512);
+ * await backend.close();
+ * ```
  */
 export interface SearchSpec {
   /** The searched field (a CapMem row, a quadrant cell, or CADC channel offsets). */
@@ -93,7 +151,29 @@ export interface SearchSpec {
   readonly chips?: readonly number[];
 }
 
-/** The outcome of a search, for every instance of every chip. */
+/**
+ * The outcome of a search, for every instance of every chip.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { SearchResult } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0 });
+ * const result: SearchResult = await backend.search({
+ *   field: "v_leak",
+ *   algorithm: { name: "noisy-binary" },
+ *   target: 80,
+ *   measurement: { kind: "resting-potential" },
+ *   trace: true,
+ * });
+ * assert.ok(result.success.reduce((a, b) => a + b) > 500);
+ * assert.equal(result.trace!.codes.length, result.trace!.readings.length);
+ * await backend.close();
+ * ```
+ */
 export interface SearchResult {
   /** Final codes (also written to the chips). */
   readonly codes: Int32Array;
@@ -119,6 +199,19 @@ export interface SearchResult {
  *   `−Infinity` (inh) where the input's COBA flag is off; their `*_cadc`
  *   readings are neither rounded nor clamped (a reversal may lie outside the
  *   CADC's range), unlike the other `*_cadc` fields, which are clamped to 0..255.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { Truth } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const truth: Truth = await backend.truth!({ i_bias_leak: 800 });
+ * assert.equal(truth.tau_mem.length, 512);
+ * assert.ok(truth.tau_mem.every((t) => t > 0 && t < 1e-3)); // seconds
+ * await backend.close();
+ * ```
  */
 export interface Truth {
   /** Leak potential the leak OTA pulls towards (V). */
@@ -173,13 +266,47 @@ export interface Truth {
  * data-dependent decision per chip (calix's "reduce the number of events
  * until the amplitude is below 60") without other chips of the batch
  * changing that chip's sequence of operations.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { ChipSelection } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 3 });
+ * const second: ChipSelection = { chips: [1] };
+ * const rest = await backend.measure({ kind: "resting-potential" }, second);
+ * assert.ok(Number.isNaN(rest[0]!)); // chip 0 was left out
+ * assert.ok(Number.isFinite(rest[512]!));
+ * await backend.close();
+ * ```
  */
 export interface ChipSelection {
   /** Indices of the chips the operation applies to (default: all). */
   readonly chips?: readonly number[];
 }
 
-/** The interface every executor implements. */
+/**
+ * The interface every executor implements.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { Backend } from "./backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * async function meanRestingPotential(backend: Backend): Promise<number> {
+ *   const rest = await backend.measure({ kind: "resting-potential" });
+ *   return rest.reduce((a, b) => a + b) / rest.length;
+ * }
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 2 });
+ * await backend.write({ threshold_enable: 0 });
+ * const mean = await meanRestingPotential(backend);
+ * assert.ok(mean > 0 && mean < 256); // CADC LSB
+ * await backend.close();
+ * ```
+ */
 export interface Backend {
   /** What runs the chips. */
   readonly info: BackendInfo;

@@ -10,10 +10,34 @@
 
 import { CADC_CHANNELS, HEMISPHERES, NEURONS, QUADRANTS } from "./layout.ts";
 
-/** How many elements a field has per chip, and how they are addressed. */
+/**
+ * How many elements a field has per chip, and how they are addressed.
+ *
+ * @example
+ * ```ts
+ * import type { FieldScope } from "./config.ts";
+ * import { FIELDS, scopeSize } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const scope: FieldScope = FIELDS.clock_scale_fast.scope;
+ * assert.equal(scope, "hemisphere");
+ * assert.equal(scopeSize(scope), 2);
+ * ```
+ */
 export type FieldScope = "neuron" | "quadrant" | "hemisphere" | "channel";
 
-/** Description of one configurable field. */
+/**
+ * Description of one configurable field.
+ *
+ * @example
+ * ```ts
+ * import { FIELDS, type FieldSpec } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const spec: FieldSpec = FIELDS.refractory_counter;
+ * assert.deepEqual([spec.group, spec.min, spec.max], ["digital", 0, 255]);
+ * ```
+ */
 export interface FieldSpec {
   /** What kind of cell or setting this is. */
   readonly group: "capmem" | "quadrant-capmem" | "digital";
@@ -55,6 +79,57 @@ const _flag = (initial: number, doc: string): FieldSpec => ({
 });
 
 /**
+ * The name of any configurable field (the keys of {@linkcode FIELDS}).
+ *
+ * @example
+ * ```ts
+ * import { FIELD_NAMES, type FieldName, FIELDS } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const capmemRows: FieldName[] = FIELD_NAMES.filter((name) => FIELDS[name].group === "capmem");
+ * assert.ok(capmemRows.includes("v_leak"));
+ * ```
+ */
+export type FieldName =
+  | "v_leak"
+  | "v_reset"
+  | "v_threshold"
+  | "i_bias_leak"
+  | "i_bias_reset"
+  | "i_mem_offset"
+  | "i_bias_synin_exc_tau"
+  | "i_bias_synin_exc_gm"
+  | "i_bias_synin_exc_shift"
+  | "i_bias_synin_inh_tau"
+  | "i_bias_synin_inh_gm"
+  | "i_bias_synin_inh_shift"
+  | "e_synin_exc_rev"
+  | "e_synin_inh_rev"
+  | "i_bias_synin_exc_coba"
+  | "i_bias_synin_inh_coba"
+  | "syn_i_bias_dac"
+  | "cadc_v_ramp_offset"
+  | "cadc_i_ramp_slope"
+  | "membrane_capacitance"
+  | "leak_division"
+  | "leak_multiplication"
+  | "synin_exc_enable"
+  | "synin_inh_enable"
+  | "synin_exc_high_resistance"
+  | "synin_inh_high_resistance"
+  | "coba_exc_enable"
+  | "coba_inh_enable"
+  | "threshold_enable"
+  | "offset_current_enable"
+  | "refractory_counter"
+  | "reset_holdoff"
+  | "input_clock"
+  | "enable_readout"
+  | "clock_scale_fast"
+  | "clock_scale_slow"
+  | "cadc_channel_offset";
+
+/**
  * Every field a patch may set, by its hardware name. CapMem codes are
  * 0..1022 (1023 is not a value); digital flags are 0/1 (booleans accepted).
  *
@@ -66,7 +141,7 @@ const _flag = (initial: number, doc: string): FieldSpec => ({
  * assert.equal(FIELDS.syn_i_bias_dac.scope, "quadrant");
  * ```
  */
-export const FIELDS = {
+export const FIELDS: { readonly [K in FieldName]: FieldSpec } = {
   v_leak: _capmem(400, "leak potential (voltage cell)"),
   v_reset: _capmem(300, "reset potential (voltage cell)"),
   v_threshold: _capmem(600, "spike threshold (voltage cell)"),
@@ -161,10 +236,7 @@ export const FIELDS = {
     initial: 0,
     doc: "digital offset added to a CADC channel's reading",
   },
-} as const satisfies Record<string, FieldSpec>;
-
-/** The name of any configurable field. */
-export type FieldName = keyof typeof FIELDS;
+};
 
 /** The names of all fields, in a stable order. */
 export const FIELD_NAMES: readonly FieldName[] = Object.keys(FIELDS) as FieldName[];
@@ -219,10 +291,33 @@ export const NEURON_CAPMEM_ROWS = [
   ...COBA_CAPMEM_ROWS,
 ] as const satisfies readonly FieldName[];
 
-/** Per-neuron CapMem rows (0..1022 per neuron). */
+/**
+ * Per-neuron CapMem rows (0..1022 per neuron).
+ *
+ * @example
+ * ```ts
+ * import { NEURON_CAPMEM_ROWS, type NeuronCapMemRow } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const row: NeuronCapMemRow = "i_bias_leak";
+ * assert.ok(NEURON_CAPMEM_ROWS.includes(row));
+ * ```
+ */
 export type NeuronCapMemRow = (typeof NEURON_CAPMEM_ROWS)[number];
 
-/** Fields a search may move: CapMem rows, quadrant cells, channel offsets. */
+/**
+ * Fields a search may move: CapMem rows, quadrant cells, channel offsets.
+ *
+ * @example
+ * ```ts
+ * import type { SearchableField } from "./config.ts";
+ * import { fieldSize } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const field: SearchableField = "syn_i_bias_dac"; // one cell per quadrant
+ * assert.equal(fieldSize(field), 4);
+ * ```
+ */
 export type SearchableField =
   | NeuronCapMemRow
   | "syn_i_bias_dac"
@@ -268,13 +363,36 @@ export function scopeSize(scope: FieldScope): number {
   }
 }
 
-/** The complete configuration of one chip: one integer array per field. */
+/**
+ * The complete configuration of one chip: one integer array per field.
+ *
+ * @example
+ * ```ts
+ * import { type ChipConfig, initialConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: ChipConfig = initialConfig();
+ * assert.ok(config.v_leak instanceof Int32Array);
+ * assert.equal(config.v_leak.length, 512);
+ * ```
+ */
 export type ChipConfig = { [K in FieldName]: Int32Array };
 
 /**
  * A value in a patch: a scalar for every element of every chip; an array of
  * one chip's size shared by all chips; an array of `chips × size` (chip-major);
  * or an array of per-chip arrays. Flags also take booleans.
+ *
+ * @example
+ * ```ts
+ * import { type PatchValue, resolvePatch } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const everywhere: PatchValue = 300; // every neuron of every chip
+ * const perChip: PatchValue = [new Int32Array(512).fill(300), new Int32Array(512).fill(400)];
+ * const values = resolvePatch({ i_bias_leak: everywhere, v_leak: perChip }, 2);
+ * assert.equal(values.get("v_leak")![1]![0], 400);
+ * ```
  */
 export type PatchValue =
   | number
@@ -283,7 +401,24 @@ export type PatchValue =
   | readonly boolean[]
   | readonly ArrayLike<number>[];
 
-/** A partial configuration written to every chip of a backend. */
+/**
+ * A partial configuration written to every chip of a backend.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { ConfigPatch } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const patch: ConfigPatch = { threshold_enable: false, i_bias_leak: 300, leak_division: 1 };
+ * await backend.write(patch);
+ * const [config] = await backend.config();
+ * assert.equal(config!.i_bias_leak[5], 300);
+ * await assert.rejects(() => backend.write({ v_leak: 1023 }), RangeError);
+ * await backend.close();
+ * ```
+ */
 export type ConfigPatch = { readonly [K in FieldName]?: PatchValue };
 
 /**

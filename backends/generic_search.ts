@@ -223,6 +223,20 @@ export function selectRows<T extends Float32Array | Float64Array>(
  * A search whose readings come from a function instead of one measurement:
  * the field, range, direction, algorithm, target and chips of a
  * {@linkcode SearchSpec}, without the measurement.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import { type DrivenSearch, driveSearch } from "./generic_search.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // Find each neuron's v_leak code where a made-up reading, code / 4, hits 100.
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const search: DrivenSearch = { field: "v_leak", algorithm: { name: "binary" }, target: 100 };
+ * const result = await driveSearch(backend, search, (codes) => Promise.resolve(Float32Array.from(codes, (c) => c / 4)));
+ * assert.ok(result.codes.every((c) => Math.abs(c - 400) <= 1));
+ * await backend.close();
+ * ```
  */
 export interface DrivenSearch {
   /** The searched field. */

@@ -6,15 +6,74 @@
  * @module
  */
 
-/** Neurons per chip. */
+/**
+ * Neurons per chip.
+ *
+ * @example
+ * ```ts
+ * import { NEURONS } from "./layout.ts";
+ * import { openBackend } from "./open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 2 });
+ * const rest = await backend.measure({ kind: "resting-potential" });
+ * assert.equal(rest.length, 2 * NEURONS); // chip-major: chip 1's neurons start at 512
+ * await backend.close();
+ * ```
+ */
 export const NEURONS = 512;
-/** Quadrants (CapMem blocks, neuron config blocks) per chip. */
+/**
+ * Quadrants (CapMem blocks, neuron config blocks) per chip.
+ *
+ * @example
+ * ```ts
+ * import { QUADRANTS } from "./layout.ts";
+ * import { fieldSize } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(fieldSize("syn_i_bias_dac"), QUADRANTS);
+ * ```
+ */
 export const QUADRANTS = 4;
-/** Hemispheres (neuron backend blocks) per chip. */
+/**
+ * Hemispheres (neuron backend blocks) per chip.
+ *
+ * @example
+ * ```ts
+ * import { HEMISPHERES } from "./layout.ts";
+ * import { fieldSize } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(fieldSize("clock_scale_slow"), HEMISPHERES);
+ * ```
+ */
 export const HEMISPHERES = 2;
-/** CADC channels per chip: channel `n` is neuron `n`'s causal channel, `512 + n` its acausal one. */
+/**
+ * CADC channels per chip: channel `n` is neuron `n`'s causal channel, `512 + n` its acausal one.
+ *
+ * @example
+ * ```ts
+ * import { CADC_CHANNELS, NEURONS } from "./layout.ts";
+ * import { fieldSize } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(fieldSize("cadc_channel_offset"), CADC_CHANNELS);
+ * assert.equal(CADC_CHANNELS, 2 * NEURONS);
+ * ```
+ */
 export const CADC_CHANNELS = 1024;
-/** Neurons per quadrant. */
+/**
+ * Neurons per quadrant.
+ *
+ * @example
+ * ```ts
+ * import { NEURONS, NEURONS_PER_QUADRANT, QUADRANTS, quadrantOf } from "./layout.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(NEURONS_PER_QUADRANT * QUADRANTS, NEURONS);
+ * assert.equal(quadrantOf(NEURONS_PER_QUADRANT), 1);
+ * ```
+ */
 export const NEURONS_PER_QUADRANT = 128;
 
 /**

@@ -12,6 +12,21 @@ import { CADC_CHANNELS, NEURONS, QUADRANTS } from "./layout.ts";
 /**
  * A setting given once for all neurons, or per neuron: 512 values shared by
  * all chips, or `chips × 512` (chip-major).
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { PerNeuron } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0 });
+ * // a longer window for the second half of the neurons
+ * const windowSeconds: PerNeuron = Float64Array.from({ length: 512 }, (_, n) => n < 256 ? 30e-6 : 60e-6);
+ * const tau = await backend.measure({ kind: "tau-mem", windowSeconds });
+ * assert.equal(tau.length, 512);
+ * await backend.close();
+ * ```
  */
 export type PerNeuron = number | ArrayLike<number>;
 
@@ -32,7 +47,19 @@ export function perNeuron(v: PerNeuron, c: number, n: number): number {
   return v.length === NEURONS ? v[n]! : v[c * NEURONS + n]!;
 }
 
-/** Every measurement kind, in a stable order. */
+/**
+ * Every measurement kind, in a stable order.
+ *
+ * @example
+ * ```ts
+ * import { MEASUREMENT_KINDS, validateMeasurement } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(MEASUREMENT_KINDS.includes("resting-potential"));
+ * const fromAFile = JSON.parse('{ "kind": "leak" }');
+ * assert.throws(() => validateMeasurement(fromAFile), /known kinds are resting-potential/);
+ * ```
+ */
 export const MEASUREMENT_KINDS = [
   "resting-potential",
   "reset-potential",
@@ -50,10 +77,37 @@ export const MEASUREMENT_KINDS = [
   "membrane-trace",
 ] as const;
 
-/** The name of a measurement kind. */
+/**
+ * The name of a measurement kind.
+ *
+ * @example
+ * ```ts
+ * import { MEASUREMENT_KINDS, type MeasurementKind } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const timeConstants: MeasurementKind[] = MEASUREMENT_KINDS.filter((k) => k.startsWith("tau-"));
+ * assert.deepEqual(timeConstants, ["tau-mem", "tau-mem-reset", "tau-mem-cadc", "tau-syn-exc", "tau-syn-inh"]);
+ * ```
+ */
 export type MeasurementKind = (typeof MEASUREMENT_KINDS)[number];
 
-/** CADC reading of each neuron's settled membrane (mean of its two channels). */
+/**
+ * CADC reading of each neuron's settled membrane (mean of its two channels).
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { RestingPotential } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0, v_leak: 400 });
+ * const m: RestingPotential = { kind: "resting-potential", reads: 4 };
+ * const rest = await backend.measure(m); // CADC LSB per neuron
+ * assert.ok(rest.every((v) => v > 0 && v < 255));
+ * await backend.close();
+ * ```
+ */
 export interface RestingPotential {
   /** The measurement kind. */
   readonly kind: "resting-potential";
@@ -61,7 +115,24 @@ export interface RestingPotential {
   readonly reads?: number;
 }
 
-/** CADC reading while each neuron is held in reset. */
+/**
+ * CADC reading while each neuron is held in reset.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { ResetPotential } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const m: ResetPotential = { kind: "reset-potential" };
+ * const low = await backend.measure(m);
+ * await backend.write({ v_reset: 500 });
+ * const high = await backend.measure(m);
+ * assert.ok(high.reduce((a, b) => a + b) > low.reduce((a, b) => a + b));
+ * await backend.close();
+ * ```
+ */
 export interface ResetPotential {
   /** The measurement kind. */
   readonly kind: "reset-potential";
@@ -74,6 +145,20 @@ export interface ResetPotential {
  * switched on by the measurement together with the threshold comparator)
  * drives regular firing: the reading just below the spike threshold. calix
  * takes 3 batches of 1000 back-to-back reads per hemisphere (1.7 µs apart).
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { ThresholdMax } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ i_mem_offset: 500 });
+ * const m: ThresholdMax = { kind: "threshold-max", samples: 200, batches: 1 };
+ * const threshold = await backend.measure(m);
+ * assert.ok(threshold.every((v) => v >= 0 && v <= 255));
+ * await backend.close();
+ * ```
  */
 export interface ThresholdMax {
   /** The measurement kind. */
@@ -90,6 +175,22 @@ export interface ThresholdMax {
  * τ_mem from the decay after an offset-current step (calix's offset method,
  * for τ ≥ 3 µs): the offset current is on for `stepSeconds`, then switched
  * off; the MADC samples the decay and the estimator fits it. Threshold off.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { TauMem } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0, leak_division: 1, i_mem_offset: 1000 });
+ * const truth = await backend.truth!(); // the twin's true tau_mem: about 6 µs
+ * const m: TauMem = { kind: "tau-mem", windowSeconds: 20e-6 };
+ * const tau = await backend.measure(m); // seconds
+ * const error = Array.from(tau, (t, n) => t / truth.tau_mem[n]! - 1).sort((a, b) => a - b);
+ * assert.ok(Math.abs(error[256]!) < 0.05); // the median neuron's fit is within 5 %
+ * await backend.close();
+ * ```
  */
 export interface TauMem {
   /** The measurement kind. */
@@ -102,7 +203,25 @@ export interface TauMem {
   readonly maxSamples?: number;
 }
 
-/** τ_mem from the rise after a reset (calix's reset method, for short τ). Threshold off. */
+/**
+ * τ_mem from the rise after a reset (calix's reset method, for short τ). Threshold off.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { TauMemReset } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0, v_reset: 520, v_leak: 880, i_bias_leak: 900 });
+ * const truth = await backend.truth!(); // a short tau_mem: about 0.5 µs
+ * const m: TauMemReset = { kind: "tau-mem-reset", windowSeconds: 1.5e-6 };
+ * const tau = await backend.measure(m);
+ * const error = Array.from(tau, (t, n) => t / truth.tau_mem[n]! - 1).sort((a, b) => a - b);
+ * assert.ok(Math.abs(error[256]!) < 0.05);
+ * await backend.close();
+ * ```
+ */
 export interface TauMemReset {
   /** The measurement kind. */
   readonly kind: "tau-mem-reset";
@@ -112,7 +231,23 @@ export interface TauMemReset {
   readonly maxSamples?: number;
 }
 
-/** Reset, release, wait `waitSeconds`, one CADC read (calix's CADC τ_mem method). Threshold off. */
+/**
+ * Reset, release, wait `waitSeconds`, one CADC read (calix's CADC τ_mem method). Threshold off.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { TauMemCadc } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0 });
+ * const m: TauMemCadc = { kind: "tau-mem-cadc", waitSeconds: 2e-6 };
+ * const reading = await backend.measure(m); // CADC LSB, between reset and leak
+ * assert.equal(reading.length, 512);
+ * await backend.close();
+ * ```
+ */
 export interface TauMemCadc {
   /** The measurement kind. */
   readonly kind: "tau-mem-cadc";
@@ -124,6 +259,19 @@ export interface TauMemCadc {
  * τ_syn from the decay of the synaptic line after back-to-back events
  * (the line itself is read out, as calix does). `+Infinity` where the drop
  * is below 10 MADC LSB (a floating line).
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { TauSyn } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const m: TauSyn = { kind: "tau-syn-exc", windowSeconds: 30e-6 };
+ * const tau = await backend.measure(m); // seconds; +Infinity for a floating line
+ * assert.ok(tau.every((t) => t > 0));
+ * await backend.close();
+ * ```
  */
 export interface TauSyn {
   /** The measurement kind. */
@@ -141,6 +289,19 @@ export interface TauSyn {
 /**
  * Drop of the (excitatory) synaptic line per event, CADC before minus after,
  * median per quadrant: returns `chips × 4`.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { SynlineDrop } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 2 });
+ * const m: SynlineDrop = { kind: "synline-drop" };
+ * const drop = await backend.measure(m);
+ * assert.equal(drop.length, 2 * 4); // chips × quadrants
+ * await backend.close();
+ * ```
  */
 export interface SynlineDrop {
   /** The measurement kind. */
@@ -153,6 +314,20 @@ export interface SynlineDrop {
  * PSP amplitude: CADC after `events` events (1 µs apart, read 1 µs after the
  * last) minus before, times +1 (exc) or −1 (inh), averaged over `runs`.
  * Uses the chip's synaptic-input configuration as it is.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { PspAmplitude } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * await backend.write({ threshold_enable: 0, synin_exc_enable: 1, i_bias_synin_exc_gm: 300 });
+ * const m: PspAmplitude = { kind: "psp-amplitude-exc", events: 5, runs: 1 };
+ * const amplitude = await backend.measure(m); // CADC LSB
+ * assert.ok(amplitude.reduce((a, b) => a + b) > 0);
+ * await backend.close();
+ * ```
  */
 export interface PspAmplitude {
   /** The measurement kind. */
@@ -169,7 +344,24 @@ export interface PspAmplitude {
   readonly dtSeconds?: number;
 }
 
-/** Spikes counted over a window, with the chip's configuration as it is. */
+/**
+ * Spikes counted over a window, with the chip's configuration as it is.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { SpikeCount } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const m: SpikeCount = { kind: "spike-count", windowSeconds: 20e-6 };
+ * const silent = await backend.measure(m);
+ * await backend.write({ v_leak: 1000, v_threshold: 300 }); // leak over threshold: it fires
+ * const firing = await backend.measure(m);
+ * assert.ok(firing.reduce((a, b) => a + b) > silent.reduce((a, b) => a + b));
+ * await backend.close();
+ * ```
+ */
 export interface SpikeCount {
   /** The measurement kind. */
   readonly kind: "spike-count";
@@ -190,6 +382,19 @@ export interface SpikeCount {
  * All 1024 CADC channels read one reference voltage driven onto the debug
  * line by a CapMem voltage cell at `code`: returns `chips × 1024` raw channel
  * readings (digital offsets included).
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import type { CadcReference } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const m: CadcReference = { kind: "cadc-reference", code: 400 };
+ * const channels = await backend.measure(m);
+ * assert.equal(channels.length, 1024); // every CADC channel of the chip
+ * await backend.close();
+ * ```
  */
 export interface CadcReference {
   /** The measurement kind. */
@@ -198,7 +403,21 @@ export interface CadcReference {
   readonly code: number;
 }
 
-/** An input event of a {@linkcode MembraneTrace}. */
+/**
+ * An input event of a {@linkcode MembraneTrace}.
+ *
+ * @example
+ * ```ts
+ * import type { TraceEvent } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const events: TraceEvent[] = [
+ *   { input: "exc", timeSeconds: 2e-6 },
+ *   { input: "inh", timeSeconds: 6e-6, weight: 160 },
+ * ];
+ * assert.equal(events.length, 2);
+ * ```
+ */
 export interface TraceEvent {
   /** Which synaptic input receives the event. */
   readonly input: "exc" | "inh";
@@ -219,6 +438,25 @@ export interface TraceEvent {
  * COBA), and `events` arrive on the synaptic lines at the sample-period
  * boundary nearest their time. Returns `chips × samples` readings; a chip
  * without a readout neuron is refused. Cannot be searched.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * import { type MembraneTrace, traceSamples } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const backend = await openBackend({ backend: "cpu", chips: 1 });
+ * const readout = Array.from({ length: 512 }, (_, n) => n === 17 ? 1 : 0);
+ * await backend.write({ enable_readout: readout, threshold_enable: 0, synin_exc_enable: 1 });
+ * const m: MembraneTrace = {
+ *   kind: "membrane-trace",
+ *   windowSeconds: 10e-6,
+ *   events: [{ input: "exc", timeSeconds: 2e-6 }],
+ * };
+ * const trace = await backend.measure(m); // MADC LSB of neuron 17
+ * assert.equal(trace.length, traceSamples(m));
+ * await backend.close();
+ * ```
  */
 export interface MembraneTrace {
   /** The measurement kind. */
@@ -231,7 +469,23 @@ export interface MembraneTrace {
   readonly events?: readonly TraceEvent[];
 }
 
-/** A measurement: one of the kinds with its settings. */
+/**
+ * A measurement: one of the kinds with its settings.
+ *
+ * @example
+ * ```ts
+ * import { type Measurement, measurementSize, validateMeasurement } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const measurements: Measurement[] = [
+ *   { kind: "resting-potential" },
+ *   { kind: "synline-drop" },
+ *   { kind: "spike-count", windowSeconds: 1e-4, counter: "8bit" },
+ * ];
+ * measurements.forEach(validateMeasurement);
+ * assert.deepEqual(measurements.map(measurementSize), [512, 4, 512]);
+ * ```
+ */
 export type Measurement =
   | RestingPotential
   | ResetPotential

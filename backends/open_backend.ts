@@ -12,7 +12,20 @@ import { type TwinConfig, twinConfig, type TwinConfigOverride } from "./twin/twi
 import { type GpuSelfTest, gpuSelfTest } from "./webgpu/self_test.ts";
 import { WebGpuBackend } from "./webgpu/webgpu_backend.ts";
 
-/** Options of {@linkcode openBackend} for simulated chips (twins), identified by seed. */
+/**
+ * Options of {@linkcode openBackend} for simulated chips (twins), identified by seed.
+ *
+ * @example
+ * ```ts
+ * import { openBackend, type TwinBackendOptions } from "./open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: TwinBackendOptions = { backend: "cpu", chips: [3, 7, 11], twin: { noise: { cadc: 0 } } };
+ * const backend = await openBackend(options);
+ * assert.deepEqual(backend.chips.map((c) => c.id), ["sim-3", "sim-7", "sim-11"]);
+ * await backend.close();
+ * ```
+ */
 export interface TwinBackendOptions {
   /**
    * Which executor: `"cpu"` (the twin simulator on the CPU), `"webgpu"` (the
@@ -34,13 +47,45 @@ export interface TwinBackendOptions {
  * any backend served by `lifcal serve`), identified by the ids the host
  * offers: `url` (WebSocket, with `token`) or `bridge` (a host process spoken
  * to over stdio), and `chips` (ids; default all the host offers).
+ *
+ * @example
+ * ```ts
+ * import { openBackend, type RemoteOpenOptions } from "./open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // A host that serves twins 1..2 over its stdin/stdout: `lifcal serve --stdio`.
+ * const main = new URL("../cli/main.ts", import.meta.url).href;
+ * const options: RemoteOpenOptions = {
+ *   backend: "remote",
+ *   bridge: [Deno.execPath(), "run", "-A", main, "serve", "--stdio", "--backend", "cpu", "--chips", "2"],
+ *   chips: ["sim-2"],
+ * };
+ * const backend = await openBackend(options);
+ * assert.deepEqual(backend.chips.map((c) => c.id), ["sim-2"]);
+ * assert.equal(backend.info.kind, "remote");
+ * await backend.close();
+ * ```
  */
 export interface RemoteOpenOptions extends RemoteBackendOptions {
   /** The remote backend. */
   readonly backend: "remote";
 }
 
-/** Options of {@linkcode openBackend}: twins by seed, or a remote host's chips by id. */
+/**
+ * Options of {@linkcode openBackend}: twins by seed, or a remote host's chips by id.
+ *
+ * @example
+ * ```ts
+ * import { openBackend, type OpenBackendOptions } from "./open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const fromArgs = (kind: string): OpenBackendOptions =>
+ *   kind === "remote" ? { backend: "remote", url: "ws://127.0.0.1:7878" } : { backend: "cpu", chips: 2 };
+ * const backend = await openBackend(fromArgs("cpu"));
+ * assert.equal(backend.chips.length, 2);
+ * await backend.close();
+ * ```
+ */
 export type OpenBackendOptions = TwinBackendOptions | RemoteOpenOptions;
 
 let _selfTest: Promise<GpuSelfTest> | undefined;

@@ -79,7 +79,22 @@ export class ExcessiveNoiseError extends RangeError {
   }
 }
 
-/** A search algorithm and its settings, as calix's algorithm classes take them. */
+/**
+ * A search algorithm and its settings, as calix's algorithm classes take them.
+ *
+ * @example
+ * ```ts
+ * import { planSearch, type SearchAlgorithm } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const algorithms: SearchAlgorithm[] = [
+ *   { name: "binary" },
+ *   { name: "noisy-binary", noise: 5 },
+ *   { name: "secant", measurements: 6 },
+ * ];
+ * assert.deepEqual(algorithms.map((a) => planSearch(a, 0, 1022).measurements), [12, 13, 6]);
+ * ```
+ */
 export type SearchAlgorithm =
   | { readonly name: "binary" }
   | {
@@ -122,7 +137,19 @@ export type SearchAlgorithm =
     readonly slope?: number;
   };
 
-/** The fixed schedule of a search over one parameter range. */
+/**
+ * The fixed schedule of a search over one parameter range.
+ *
+ * @example
+ * ```ts
+ * import { planSearch, type SearchPlan } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan: SearchPlan = planSearch({ name: "binary" }, 0, 1022);
+ * assert.equal(plan.start, 511);
+ * assert.deepEqual(plan.increments.slice(0, 3), [256, 128, 64]);
+ * ```
+ */
 export interface SearchPlan {
   /** The algorithm the plan was made for. */
   readonly algorithm: SearchAlgorithm;
@@ -304,7 +331,21 @@ export function planSearch(
   };
 }
 
-/** A batch of searches between two measurements. */
+/**
+ * A batch of searches between two measurements.
+ *
+ * @example
+ * ```ts
+ * import { initSearch, planSearch, searchResult, type SearchState, searchUpdate } from "./search_rules.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // Three searches over 0..1022 for the code of an identity map: reading = code.
+ * const targets = [17, 500, 1000];
+ * let state: SearchState = initSearch(planSearch({ name: "binary" }, 0, 1022), false, 3);
+ * while (!state.done) state = searchUpdate(state, state.codes, targets);
+ * assert.deepEqual([...searchResult(state).codes], targets);
+ * ```
+ */
 export interface SearchState {
   /** The schedule all instances follow. */
   readonly plan: SearchPlan;

@@ -5,13 +5,9 @@
  * @module
  */
 
-import {
-  DEFAULT_TWIN_CONFIG,
-  type Measurement,
-  sampling,
-  traceSampling,
-  type TwinConfig,
-} from "../mod.ts";
+import { sampling } from "../backends/cpu/tau_estimator.ts";
+import { type Measurement, traceSampling } from "../backends/measurement.ts";
+import { DEFAULT_TWIN_CONFIG, type TwinConfig } from "../backends/twin/twin_config.ts";
 
 /**
  * Integration steps the CPU executor takes per neuron for a measurement,

@@ -8,7 +8,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { calibrate, CpuBackend, DEFAULT_TWIN_CONFIG } from "../mod.ts";
+import { CpuBackend } from "../backends/cpu/cpu_backend.ts";
+import { DEFAULT_TWIN_CONFIG } from "../backends/twin/twin_config.ts";
+import { calibrate } from "../calib/calibrate.ts";
 
 /** One benchmark row. */
 export interface CalibrationBenchRow {

@@ -13,13 +13,11 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  calibrate,
-  CpuBackend,
-  DEFAULT_TWIN_CONFIG,
-  type NeuronCalibTarget,
-  WebGpuBackend,
-} from "../mod.ts";
+import { CpuBackend } from "../backends/cpu/cpu_backend.ts";
+import { DEFAULT_TWIN_CONFIG } from "../backends/twin/twin_config.ts";
+import { WebGpuBackend } from "../backends/webgpu/webgpu_backend.ts";
+import { calibrate } from "../calib/calibrate.ts";
+import type { NeuronCalibTarget } from "../calib/target.ts";
 
 /** calix's `test_neuron_coba.py` set-up. */
 export const COBA_TEST_TARGET: NeuronCalibTarget = {

@@ -12,7 +12,9 @@
  * @module
  */
 
-import { type Backend, type Measurement, openBackend } from "../mod.ts";
+import type { Backend } from "../backends/backend.ts";
+import type { Measurement } from "../backends/measurement.ts";
+import { openBackend } from "../backends/open_backend.ts";
 import { FIRING } from "./throughput.ts";
 
 const CHIPS = [1, 16, 64] as const;

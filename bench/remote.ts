@@ -11,14 +11,12 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  type Backend,
-  calibrate,
-  CpuBackend,
-  DEFAULT_TWIN_CONFIG,
-  resultToJson,
-  twinId,
-} from "../mod.ts";
+import type { Backend } from "../backends/backend.ts";
+import { CpuBackend } from "../backends/cpu/cpu_backend.ts";
+import { twinId } from "../backends/twin/twin_batch.ts";
+import { DEFAULT_TWIN_CONFIG } from "../backends/twin/twin_config.ts";
+import { calibrate } from "../calib/calibrate.ts";
+import { resultToJson } from "../calib/result.ts";
 import { RemoteBackend, type RemoteStats } from "../backends/remote/remote_backend.ts";
 
 /** One row of the benchmark. */

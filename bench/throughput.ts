@@ -12,7 +12,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { type ConfigPatch, type Measurement, NEURONS, openBackend } from "../mod.ts";
+import type { ConfigPatch } from "../backends/config.ts";
+import { NEURONS } from "../backends/layout.ts";
+import type { Measurement } from "../backends/measurement.ts";
+import { openBackend } from "../backends/open_backend.ts";
 import { neuronSteps } from "./_neuron_steps.ts";
 
 /** Configuration under which every neuron fires regularly. */

@@ -12,16 +12,13 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  type Backend,
-  CALIB_ALGORITHMS,
-  type CalibAlgorithm,
-  calibrate,
-  CpuBackend,
-  DEFAULT_TWIN_CONFIG,
-  type Measurement,
-  WebGpuBackend,
-} from "../mod.ts";
+import type { Backend } from "../backends/backend.ts";
+import { CpuBackend } from "../backends/cpu/cpu_backend.ts";
+import type { Measurement } from "../backends/measurement.ts";
+import { DEFAULT_TWIN_CONFIG } from "../backends/twin/twin_config.ts";
+import { WebGpuBackend } from "../backends/webgpu/webgpu_backend.ts";
+import { calibrate } from "../calib/calibrate.ts";
+import { CALIB_ALGORITHMS, type CalibAlgorithm } from "../calib/target.ts";
 import { neuronSteps } from "./_neuron_steps.ts";
 
 /** One row of the comparison. */

@@ -14,7 +14,22 @@ import { CADC_CHANNELS, QUADRANTS } from "../backends/layout.ts";
 import { VERSION } from "../version.ts";
 import { chipMedians } from "./context.ts";
 
-/** Target of the CADC calibration (calix's `CADCCalibTarget`). */
+/**
+ * Target of the CADC calibration (calix's `CADCCalibTarget`).
+ *
+ * @example
+ * ```ts
+ * import { calibrateCadc, type CadcCalibTarget } from "./cadc.ts";
+ * import { openBackend } from "../backends/open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const be = await openBackend({ backend: "cpu", chips: 1 });
+ * const target: CadcCalibTarget = { read_range: [30, 210] };
+ * const [result] = await calibrateCadc(be, target);
+ * assert.deepEqual(result!.target, { dynamic_range: [70, 550], read_range: [30, 210] });
+ * await be.close();
+ * ```
+ */
 export interface CadcCalibTarget {
   /** CapMem codes of the reference at the ends of the dynamic range (default [70, 550]). */
   readonly dynamic_range?: readonly [number, number];
@@ -22,13 +37,44 @@ export interface CadcCalibTarget {
   readonly read_range?: readonly [number, number];
 }
 
-/** Options of the CADC calibration (calix's `CADCCalibOptions`). */
+/**
+ * Options of the CADC calibration (calix's `CADCCalibOptions`).
+ *
+ * @example
+ * ```ts
+ * import { calibrateCadc, type CadcCalibOptions } from "./cadc.ts";
+ * import { openBackend } from "../backends/open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const be = await openBackend({ backend: "cpu", chips: 1 });
+ * const options: CadcCalibOptions = { calibrate_offsets: false }; // ramps only
+ * const [result] = await calibrateCadc(be, {}, options);
+ * assert.ok(result!.cadc_channel_offset.every((o) => o === 0));
+ * await be.close();
+ * ```
+ */
 export interface CadcCalibOptions {
   /** Calibrate the per-channel digital offsets (default true). */
   readonly calibrate_offsets?: boolean;
 }
 
-/** The result of a CADC calibration of one chip. */
+/**
+ * The result of a CADC calibration of one chip.
+ *
+ * @example
+ * ```ts
+ * import { calibrateCadc, type CadcCalibResult } from "./cadc.ts";
+ * import { openBackend } from "../backends/open_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const be = await openBackend({ backend: "cpu", chips: 2 });
+ * const results: CadcCalibResult[] = await calibrateCadc(be);
+ * assert.deepEqual(results.map((r) => r.chipId), ["sim-1", "sim-2"]);
+ * assert.equal(results[0]!.cadc_channel_offset.length, 1024);
+ * assert.ok(results.every((r) => r.verification.std < 3)); // CADC LSB across channels
+ * await be.close();
+ * ```
+ */
 export interface CadcCalibResult {
   /** Discriminates result files. */
   readonly kind: "cadc";

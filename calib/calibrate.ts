@@ -53,7 +53,23 @@ import {
 } from "./target.ts";
 import { verifyResults } from "./verify.ts";
 
-/** lifcal's additions to calix's options for {@linkcode calibrate}. */
+/**
+ * lifcal's additions to calix's options for {@linkcode calibrate}.
+ *
+ * @example
+ * ```ts
+ * import { type CalibrateExtras, stepPlan } from "./calibrate.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const steps: string[] = [];
+ * const extras: CalibrateExtras = {
+ *   calibrate_cadc: false, // the CADC was calibrated before (calibrateCadc)
+ *   cache: "./lifcal-cache", // calibrate(backend, target, { ...extras }) reuses results found there
+ *   onStep: (step) => void steps.push(step),
+ * };
+ * assert.equal(stepPlan({}, extras).cadc, false);
+ * ```
+ */
 export interface CalibrateExtras {
   /** Calibrate the CADC first (default true; calix requires a calibrated CADC). */
   readonly calibrate_cadc?: boolean;
@@ -437,11 +453,15 @@ async function _tauMem(w: _Work): Promise<void> {
  * chips in the calibrated state.
  *
  * @example Calibrate one twin
- * ```ts ignore
+ * ```ts
  * import { calibrate, openBackend } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
  * const backend = await openBackend({ backend: "cpu", chips: 1 });
  * const [result] = await calibrate(backend, { tau_mem: "20 us" });
- * console.log(result!.success.filter((s) => s).length, "neurons calibrated");
+ * const calibrated = result!.success.filter((s) => s).length;
+ * assert.ok(calibrated > 0.95 * 512, `${calibrated} neurons calibrated`);
+ * await backend.close();
  * ```
  */
 export async function calibrate(
@@ -496,7 +516,20 @@ export async function calibrate(
   return results;
 }
 
-/** What decides which steps run. */
+/**
+ * What decides which steps run.
+ *
+ * @example
+ * ```ts
+ * import { calibrationSteps, type StepPlan } from "./calibrate.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan: StepPlan = { cadc: false, coba: true, refine: false };
+ * const steps = calibrationSteps(plan);
+ * assert.ok(steps.includes("COBA"));
+ * assert.ok(!steps.includes("CADC"));
+ * ```
+ */
 export interface StepPlan {
   /** The CADC is calibrated first. */
   readonly cadc: boolean;
@@ -506,7 +539,19 @@ export interface StepPlan {
   readonly refine: boolean;
 }
 
-/** One step of the neuron calibration, as progress reports and documentation name it. */
+/**
+ * One step of the neuron calibration, as progress reports and documentation name it.
+ *
+ * @example
+ * ```ts
+ * import { CALIBRATION_STEPS, type CalibStep } from "./calibrate.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const first: CalibStep = CALIBRATION_STEPS[0]!;
+ * assert.equal(first.name, "CADC");
+ * assert.equal(first.when?.({ cadc: false, coba: false, refine: true }), false);
+ * ```
+ */
 export interface CalibStep {
   /** The step's short name (progress lines, range-bound warnings). */
   readonly name: string;

@@ -8,7 +8,19 @@
  * @module
  */
 
-/** Where a calibration failed. */
+/**
+ * Where a calibration failed.
+ *
+ * @example
+ * ```ts
+ * import { CalibNotSuccessful, type FailureDetails } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const where: FailureDetails = { step: "leak", chipId: "sim-3", neurons: [17, 18] };
+ * const e = new CalibNotSuccessful("The membrane floats", where);
+ * assert.deepEqual([e.step, e.chipId, e.neurons], ["leak", "sim-3", [17, 18]]);
+ * ```
+ */
 export interface FailureDetails {
   /** The calibration step (as `calibrationSteps` names it). */
   readonly step: string;

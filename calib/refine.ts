@@ -41,12 +41,17 @@ function _targets(
  * is left as it was, as calix does. Returns the results.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { calibrate, calibrateCadc, openBackend, refinePotentials } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
  * const be = await openBackend({ backend: "cpu", chips: 1 });
  * const results = await calibrate(be, undefined, { refine: false });
  * await calibrateCadc(be);
  * await refinePotentials(be, results, { leak: 110, reset: 60, threshold: 120 });
+ * const leak = results[0]!.verification.leak.filter((v) => v !== null).sort((a, b) => a - b);
+ * assert.ok(Math.abs(leak[leak.length >> 1]! - 110) < 2); // the median neuron rests at 110
+ * await be.close();
  * ```
  */
 export async function refinePotentials(

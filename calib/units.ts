@@ -25,10 +25,32 @@
  * @module
  */
 
-/** Units a time may carry; `µs` is accepted with either micro sign (U+00B5 or U+03BC). */
+/**
+ * Units a time may carry; `µs` is accepted with either micro sign (U+00B5 or U+03BC).
+ *
+ * @example
+ * ```ts
+ * import { parseTime, type TimeUnit } from "./units.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const unit: TimeUnit = "ms";
+ * assert.equal(parseTime({ value: 2, unit }, "window"), 2e-3);
+ * ```
+ */
 export type TimeUnit = "s" | "ms" | "us" | "µs" | "μs" | "ns";
 
-/** Units a rate may carry. */
+/**
+ * Units a rate may carry.
+ *
+ * @example
+ * ```ts
+ * import { parseRate, type RateUnit } from "./units.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const unit: RateUnit = "kHz";
+ * assert.equal(parseRate({ value: 100, unit }, "rate"), 1e5);
+ * ```
+ */
 export type RateUnit = "Hz" | "kHz" | "MHz";
 
 /**

@@ -51,7 +51,19 @@ export const VERIFY_TAU_SYN_EVENTS = 15;
 /** Reads averaged per neuron for the potentials of the check. */
 export const VERIFY_READS = 16;
 
-/** Which parameters to measure. */
+/**
+ * Which parameters to measure.
+ *
+ * @example
+ * ```ts
+ * import type { VerifiedParameter } from "./verify.ts";
+ * import { VERIFIED_PARAMETERS } from "./result.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const potentials: VerifiedParameter[] = ["leak", "reset", "threshold"];
+ * assert.ok(potentials.every((p) => VERIFIED_PARAMETERS.includes(p)));
+ * ```
+ */
 export type VerifiedParameter = keyof Omit<Verification, "rate">;
 
 /**
@@ -60,11 +72,17 @@ export type VerifiedParameter = keyof Omit<Verification, "rate">;
  * chips are left in the calibrated state.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { calibrate, openBackend, verifyResults } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
  * const be = await openBackend({ backend: "cpu", chips: 1 });
- * const results = await calibrate(be);
- * await verifyResults(be, results, ["leak"]);
+ * const results = await calibrate(be, { leak: 90 });
+ * await be.write({ v_leak: 0 }); // the chip forgets its calibration ...
+ * await verifyResults(be, results, ["leak"]); // ... and gets it back, measured again
+ * const leak = results[0]!.verification.leak.filter((v) => v !== null).sort((a, b) => a - b);
+ * assert.ok(Math.abs(leak[leak.length >> 1]! - 90) < 2);
+ * await be.close();
  * ```
  */
 export async function verifyResults(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { InvalidArgumentError } from "../deps/commander.ts";
 
 /** The largest seed of a simulated chip (seeds are u32). */
 export const MAX_SEED = 0xffffffff;

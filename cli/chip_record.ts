@@ -9,8 +9,10 @@
  */
 
 import { join } from "node:path";
-import { z } from "zod";
-import { MEASUREMENT_KINDS, type NeuronCalibResult, parseResult, VERSION } from "../mod.ts";
+import { z } from "../deps/zod.ts";
+import { MEASUREMENT_KINDS } from "../backends/measurement.ts";
+import { type NeuronCalibResult, parseResult } from "../calib/result.ts";
+import { VERSION } from "../version.ts";
 import type { SearchTrace } from "./convergence.ts";
 import { type MedianCodeValues, SUMMARY_PARAMETERS } from "./median_code_reference.ts";
 

@@ -10,7 +10,9 @@
  * @module
  */
 
-import { type Backend, openBackend, twinId } from "../mod.ts";
+import type { Backend } from "../backends/backend.ts";
+import { openBackend } from "../backends/open_backend.ts";
+import { twinId } from "../backends/twin/twin_batch.ts";
 import { ConnectionError } from "../backends/remote/link.ts";
 import { ProtocolError } from "../backends/remote/frame.ts";
 import { remoteHello, type RemoteOptions } from "../backends/remote/remote_backend.ts";

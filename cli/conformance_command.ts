@@ -7,7 +7,7 @@
  * @module
  */
 
-import pc from "picocolors";
+import pc from "../deps/picocolors.ts";
 import {
   CONFORMANCE_ROWS,
   type ConformanceRow,

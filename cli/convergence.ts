@@ -9,13 +9,9 @@
  * @module
  */
 
-import {
-  type Backend,
-  expandPerInstance,
-  type MeasurementKind,
-  type SearchResult,
-  type SearchSpec,
-} from "../mod.ts";
+import type { Backend, SearchResult, SearchSpec } from "../backends/backend.ts";
+import { expandPerInstance } from "../backends/generic_search.ts";
+import type { MeasurementKind } from "../backends/measurement.ts";
 
 /** One search of one chip: what was searched and its median |error| per step. */
 export interface SearchTrace {

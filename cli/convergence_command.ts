@@ -11,18 +11,12 @@
  */
 
 import { join } from "node:path";
-import { InvalidArgumentError } from "@commander-js/extra-typings";
-import pc from "picocolors";
-import {
-  type Backend,
-  CALIB_ALGORITHMS,
-  type CalibAlgorithm,
-  calibrate,
-  calibrationSteps,
-  resolveTarget,
-  stepPlan,
-  VERSION,
-} from "../mod.ts";
+import { InvalidArgumentError } from "../deps/commander.ts";
+import pc from "../deps/picocolors.ts";
+import type { Backend } from "../backends/backend.ts";
+import { calibrate, calibrationSteps, stepPlan } from "../calib/calibrate.ts";
+import { CALIB_ALGORITHMS, type CalibAlgorithm, resolveTarget } from "../calib/target.ts";
+import { VERSION } from "../version.ts";
 import type { Assignment } from "./args.ts";
 import { resolveChips } from "./chip_source.ts";
 import {

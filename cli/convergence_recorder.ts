@@ -39,24 +39,24 @@
  * @module
  */
 
+import type {
+  Backend,
+  BackendInfo,
+  ChipRef,
+  ChipSelection,
+  SearchResult,
+  SearchSpec,
+  Truth,
+} from "../backends/backend.ts";
+import type { ChipConfig, ConfigPatch } from "../backends/config.ts";
 import {
-  type Backend,
-  type BackendInfo,
-  type ChipConfig,
-  type ChipRef,
-  type ChipSelection,
-  type ConfigPatch,
   expandPerInstance,
   genericSearch,
-  type Measurement,
-  type MeasurementKind,
-  type SearchResult,
-  type SearchSpec,
   selectRows,
-  type Truth,
-  type TwinConfig,
   validateSearchSpec,
-} from "../mod.ts";
+} from "../backends/generic_search.ts";
+import type { Measurement, MeasurementKind } from "../backends/measurement.ts";
+import type { TwinConfig } from "../backends/twin/twin_config.ts";
 import { errorUnit } from "./convergence.ts";
 import { measurementSeconds, writeSeconds } from "./hardware_time.ts";
 import { quantiles } from "./stats.ts";

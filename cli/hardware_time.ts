@@ -22,14 +22,9 @@
  * @module
  */
 
-import {
-  type ConfigPatch,
-  FIELDS,
-  type Measurement,
-  NEURONS,
-  perNeuron,
-  traceSampling,
-} from "../mod.ts";
+import { type ConfigPatch, FIELDS } from "../backends/config.ts";
+import { NEURONS } from "../backends/layout.ts";
+import { type Measurement, perNeuron, traceSampling } from "../backends/measurement.ts";
 
 /** The constants of the hardware-time model (seconds unless named otherwise). */
 export const HARDWARE_TIME_MODEL = {

@@ -8,15 +8,10 @@
  * @module
  */
 
-import {
-  applyResult,
-  type Backend,
-  type NeuronCalibResult,
-  type NeuronCapMemRow,
-  type ResultDigitalField,
-  type VerifiedParameter,
-  verifyResults,
-} from "../mod.ts";
+import type { Backend } from "../backends/backend.ts";
+import type { NeuronCapMemRow } from "../backends/config.ts";
+import { applyResult, type NeuronCalibResult, type ResultDigitalField } from "../calib/result.ts";
+import { type VerifiedParameter, verifyResults } from "../calib/verify.ts";
 import { upperMedian } from "./stats.ts";
 
 /** The parameters the summary and report describe. */

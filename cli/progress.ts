@@ -7,7 +7,7 @@
  * @module
  */
 
-import pc from "picocolors";
+import pc from "../deps/picocolors.ts";
 
 /** How progress is shown. */
 export type ProgressMode = "tty" | "lines" | "quiet";

@@ -11,14 +11,10 @@
  * @module
  */
 
-import {
-  type Backend,
-  type GpuSelfTest,
-  openBackend,
-  type Truth,
-  VERSION,
-  webgpuSelfTest,
-} from "../mod.ts";
+import type { Backend, Truth } from "../backends/backend.ts";
+import { openBackend, webgpuSelfTest } from "../backends/open_backend.ts";
+import type { GpuSelfTest } from "../backends/webgpu/self_test.ts";
+import { VERSION } from "../version.ts";
 
 /** The outcome of one check. */
 export interface CheckOutcome {

@@ -6,7 +6,9 @@
  * @module
  */
 
-import { twinConfig, twinId, webgpuSelfTest } from "../mod.ts";
+import { webgpuSelfTest } from "../backends/open_backend.ts";
+import { twinId } from "../backends/twin/twin_batch.ts";
+import { twinConfig } from "../backends/twin/twin_config.ts";
 import { openBackend } from "../backends/open_backend.ts";
 import { ChipHost } from "../backends/remote/host.ts";
 import type { HostLimits } from "../backends/remote/messages.ts";

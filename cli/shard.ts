@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { InvalidArgumentError } from "../deps/commander.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Shard `index` of `count` (0-based). */

@@ -7,15 +7,15 @@
  * @module
  */
 
+import { refractorySettings } from "../calib/refractory.ts";
 import {
   type NeuronCalibOptions,
   type NeuronCalibTarget,
   optionsToJson,
-  refractorySettings,
   resolveOptions,
   resolveTarget,
   targetToJson,
-} from "../mod.ts";
+} from "../calib/target.ts";
 import type { Assignment } from "./args.ts";
 import { asUsageError, UsageError } from "./usage_error.ts";
 

@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { MeasurementKind, Truth } from "../mod.ts";
+import type { Truth } from "../backends/backend.ts";
+import type { MeasurementKind } from "../backends/measurement.ts";
 import type { SummaryParameter } from "./median_code_reference.ts";
 
 /** Which quantity of the truth a residual compares, and how. */

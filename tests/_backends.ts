@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type Backend, CpuBackend, DEFAULT_TWIN_CONFIG, openBackend, twinId } from "../mod.ts";
+import { type Backend, CpuBackend, DEFAULT_TWIN_CONFIG, openBackend } from "../mod.ts";
+import { twinId } from "../backends/twin/twin_batch.ts";
 import { ChipHost, type ChipHostOptions } from "../backends/remote/host.ts";
 import { serveWebSocket, type WebSocketServer } from "../backends/remote/server.ts";
 import { requestTwinDevice } from "../backends/webgpu/gpu_runtime.ts";

@@ -6,8 +6,8 @@ import {
   ExcessiveNoiseError,
   openBackend,
   resolveOptions,
-  stepPlan,
 } from "../mod.ts";
+import { stepPlan } from "../calib/calibrate.ts";
 import { CalibContext } from "../calib/context.ts";
 
 Deno.test("the calibration's steps are calix's list, and the CLI's progress takes its names from it", () => {

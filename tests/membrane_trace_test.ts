@@ -9,15 +9,13 @@ import assert from "node:assert/strict";
 import {
   type Backend,
   type ConfigPatch,
-  MADC_SAMPLE_RATE,
-  measurementSize,
   NEURONS,
   openBackend,
-  traceSamples,
   traceSampling,
   validateMeasurement,
-  validateSearchSpec,
 } from "../mod.ts";
+import { validateSearchSpec } from "../backends/generic_search.ts";
+import { MADC_SAMPLE_RATE, measurementSize, traceSamples } from "../backends/measurement.ts";
 import { withBackends } from "./_backends.ts";
 import { mean, std } from "./_helpers.ts";
 

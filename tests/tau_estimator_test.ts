@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sampling, tauFromThreeSums } from "../mod.ts";
+import { sampling, tauFromThreeSums } from "../backends/cpu/tau_estimator.ts";
 
 function sums(tau: number, amplitude: number, offset: number, n: number, dt: number): number[] {
   const s = [0, 0, 0];

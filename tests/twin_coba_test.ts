@@ -9,17 +9,17 @@
 import assert from "node:assert/strict";
 import {
   type Backend,
-  cobaModulation,
   type ConfigPatch,
   CpuBackend,
   DEFAULT_TWIN_CONFIG,
-  drawMismatch,
   type Measurement,
   NEURONS,
   openBackend,
   type Truth,
   type TwinConfigOverride,
 } from "../mod.ts";
+import { drawMismatch } from "../backends/twin/mismatch.ts";
+import { cobaModulation } from "../backends/twin/physics.ts";
 import { fraction, mean, median, rng, std } from "./_helpers.ts";
 
 const QUIET: TwinConfigOverride = { noise: { membrane: 0, line: 0, cadc: 0, madc: 0 } };

@@ -11,20 +11,18 @@ import {
   type Backend,
   CADC_CHANNELS,
   type ChipConfig,
-  type ChipParams,
-  chipParams,
   type ConfigPatch,
   DEFAULT_TWIN_CONFIG,
-  drawMismatch,
   NEURONS,
   NEURONS_PER_QUADRANT,
   type Normal,
   openBackend,
   QUADRANTS,
-  sameCodeCount,
   type TwinConfig,
-  twinConfig,
 } from "../mod.ts";
+import { drawMismatch } from "../backends/twin/mismatch.ts";
+import { type ChipParams, chipParams, sameCodeCount } from "../backends/twin/physics.ts";
+import { twinConfig } from "../backends/twin/twin_config.ts";
 import { mean, std } from "./_helpers.ts";
 
 const TWIN = DEFAULT_TWIN_CONFIG;

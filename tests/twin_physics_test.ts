@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  chipParams,
-  drawMismatch,
-  type Measurement,
-  openBackend,
-  twinConfig,
-  type TwinConfigOverride,
-} from "../mod.ts";
+import { type Measurement, openBackend, type TwinConfigOverride } from "../mod.ts";
+import { drawMismatch } from "../backends/twin/mismatch.ts";
+import { chipParams } from "../backends/twin/physics.ts";
+import { twinConfig } from "../backends/twin/twin_config.ts";
 import { codesForTruth, fraction, mean, median, std } from "./_helpers.ts";
 
 const QUIET: TwinConfigOverride = { noise: { membrane: 0, line: 0, cadc: 0, madc: 0 } };

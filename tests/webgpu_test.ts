@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import {
   calibrate,
-  COBA_CAPMEM_ROWS,
   type ConfigPatch,
   CpuBackend,
   DEFAULT_TWIN_CONFIG,
-  drawMismatch,
   type Measurement,
   NEURON_CAPMEM_ROWS,
-  noiseless,
   openBackend,
-  probeLoopCap,
   type SearchSpec,
   WebGpuBackend,
 } from "../mod.ts";
+import { COBA_CAPMEM_ROWS } from "../backends/config.ts";
+import { drawMismatch } from "../backends/twin/mismatch.ts";
+import { noiseless } from "../backends/twin/twin_config.ts";
+import { probeLoopCap } from "../backends/webgpu/self_test.ts";
 import { requestTwinDevice } from "../backends/webgpu/gpu_runtime.ts";
 import {
   fieldId,

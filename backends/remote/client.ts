@@ -10,7 +10,28 @@ import { decodeFrame, encodeFrame, PROTOCOL_VERSION, ProtocolError } from "./fra
 import { ConnectionError, type Connector, type Link } from "./link.ts";
 import { errorFromFrame, type HelloResult, isChipId, type RequestType } from "./messages.ts";
 
-/** A request that got no answer in time. */
+/**
+ * A request that got no answer in time.
+ *
+ * @example
+ * ```ts
+ * import { RequestTimeoutError } from "./client.ts";
+ * import assert from "node:assert/strict";
+ *
+ * async function calibrateOrReport(run: () => Promise<void>): Promise<string> {
+ *   try {
+ *     await run();
+ *     return "done";
+ *   } catch (e) {
+ *     if (e instanceof RequestTimeoutError) return `the host is too slow: ${e.message}`;
+ *     throw e;
+ *   }
+ * }
+ *
+ * const slow = () => Promise.reject(new RequestTimeoutError("Request 7 (search) got no answer within 600 s"));
+ * assert.match(await calibrateOrReport(slow), /too slow: Request 7/);
+ * ```
+ */
 export class RequestTimeoutError extends Error {
   /** The error's name. */
   override name = "RequestTimeoutError";

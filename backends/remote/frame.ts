@@ -55,6 +55,15 @@ export type WireArray =
  * The error codes of error frames (`docs/PROTOCOL.md` §5). `malformed`,
  * `frame-too-large` and `unsupported-version` are about frames; the others
  * about requests.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES } from "./frame.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(ERROR_CODES.includes("busy"));
+ * assert.ok(ERROR_CODES.includes("no-such-chip"));
+ * ```
  */
 export const ERROR_CODES = [
   "malformed",
@@ -74,7 +83,22 @@ export const ERROR_CODES = [
   "internal",
 ] as const;
 
-/** One of {@linkcode ERROR_CODES}. */
+/**
+ * One of {@linkcode ERROR_CODES}.
+ *
+ * @example
+ * ```ts
+ * import { type ErrorCode, ProtocolError } from "./frame.ts";
+ * import assert from "node:assert/strict";
+ *
+ * function retryable(e: unknown): boolean {
+ *   const again: ErrorCode[] = ["busy", "too-many-requests", "too-many-sessions"];
+ *   return e instanceof ProtocolError && again.includes(e.code);
+ * }
+ * assert.equal(retryable(new ProtocolError("busy", "Chip sim-1 belongs to another session")), true);
+ * assert.equal(retryable(new ProtocolError("no-such-chip", "This host has no chip sim-9")), false);
+ * ```
+ */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**

@@ -10,7 +10,24 @@
 import { FrameReader, ProtocolError } from "./frame.ts";
 import { type ClientWebSocket, connectWebSocket } from "./websocket_client.ts";
 
-/** The connection could not be made, or it was lost. */
+/**
+ * The connection could not be made, or it was lost.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "../open_backend.ts";
+ * import { ConnectionError } from "./link.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const url = `ws://127.0.0.1:${listener.addr.port}`;
+ * listener.close(); // nobody listens there any more
+ * await assert.rejects(
+ *   () => openBackend({ backend: "remote", url, token: "s3cret", reconnectSeconds: 0 }),
+ *   (e) => e instanceof ConnectionError && e.message.includes(url),
+ * );
+ * ```
+ */
 export class ConnectionError extends Error {
   /** The error's name. */
   override name = "ConnectionError";

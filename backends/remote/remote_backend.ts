@@ -59,7 +59,24 @@ export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 600;
 /** Default seconds spent reconnecting after a dropped connection before giving up. */
 export const DEFAULT_RECONNECT_SECONDS = 60;
 
-/** Where a remote host is and how to talk to it. */
+/**
+ * Where a remote host is and how to talk to it.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteOptions } from "./remote_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const overWebSocket: RemoteOptions = {
+ *   url: "ws://127.0.0.1:7878",
+ *   token: "s3cret",
+ *   requestTimeoutSeconds: 60,
+ *   reconnectSeconds: 0, // fail at once when the connection drops
+ * };
+ * const overStdio: RemoteOptions = { bridge: "python3 examples/hardware_host/host.py" };
+ * assert.equal(overWebSocket.bridge ?? overStdio.url, undefined);
+ * ```
+ */
 export interface RemoteOptions {
   /** The host's WebSocket address (`ws://host:port`, `wss://…`); or give `bridge`. */
   readonly url?: string;
@@ -75,7 +92,23 @@ export interface RemoteOptions {
   readonly onNotice?: (message: string) => void;
 }
 
-/** Options of {@linkcode RemoteBackend.open}. */
+/**
+ * Options of {@linkcode RemoteBackend.open}.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteBackendOptions } from "./remote_backend.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: RemoteBackendOptions = {
+ *   url: "ws://127.0.0.1:7878",
+ *   token: "s3cret",
+ *   chips: ["hx-12", "hx-14"], // by the ids the host's hello gives
+ *   reset: false, // continue from the state the previous session left
+ * };
+ * assert.equal(options.chips?.length, 2);
+ * ```
+ */
 export interface RemoteBackendOptions extends RemoteOptions {
   /** The chips to open, by id (default: every chip the host offers, in its order). */
   readonly chips?: readonly string[];

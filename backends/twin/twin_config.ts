@@ -8,7 +8,18 @@
  * @module
  */
 
-/** A normal distribution `N(mean, sd)`. */
+/**
+ * A normal distribution `N(mean, sd)`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TWIN_CONFIG, type Normal } from "./twin_config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const coupling: Normal = DEFAULT_TWIN_CONFIG.crosstalk.coupling;
+ * assert.deepEqual(coupling, { mean: 16e-3, sd: 8e-3 });
+ * ```
+ */
 export interface Normal {
   /** Mean. */
   readonly mean: number;
@@ -16,7 +27,22 @@ export interface Normal {
   readonly sd: number;
 }
 
-/** The simulated chip model's numbers. */
+/**
+ * The simulated chip model's numbers.
+ *
+ * @example
+ * ```ts
+ * import { CpuBackend } from "../cpu/cpu_backend.ts";
+ * import { DEFAULT_TWIN_CONFIG, type TwinConfig } from "./twin_config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // A twin without CADC read noise, for a benchmark that compares executors.
+ * const twin: TwinConfig = { ...DEFAULT_TWIN_CONFIG, noise: { ...DEFAULT_TWIN_CONFIG.noise, cadc: 0 } };
+ * const backend = new CpuBackend([1, 2], twin);
+ * assert.equal(backend.twin.noise.cadc, 0);
+ * await backend.close();
+ * ```
+ */
 export interface TwinConfig {
   /** Voltage cell: `Vcell = g_q·(offset + u·span)`, `g_q ~ N(1, gainSd)` per quadrant. */
   readonly voltageCell: { readonly offset: number; readonly span: number; readonly gainSd: number };
@@ -205,7 +231,22 @@ export const DEFAULT_TWIN_CONFIG: TwinConfig = {
   refractoryClock: 250e6,
 };
 
-/** A partial override of a {@linkcode TwinConfig}, merged field by field. */
+/**
+ * A partial override of a {@linkcode TwinConfig}, merged field by field.
+ *
+ * @example
+ * ```ts
+ * import { openBackend } from "../open_backend.ts";
+ * import type { TwinConfigOverride } from "./twin_config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const quietCadc: TwinConfigOverride = { noise: { cadc: 0 } }; // the other noise fields stay
+ * const backend = await openBackend({ backend: "cpu", chips: 1, twin: quietCadc });
+ * assert.equal(backend.twin!.noise.cadc, 0);
+ * assert.equal(backend.twin!.noise.membrane, 1.5e-3);
+ * await backend.close();
+ * ```
+ */
 export type TwinConfigOverride = {
   readonly [K in keyof TwinConfig]?: TwinConfig[K] extends number ? number
     : { readonly [L in keyof TwinConfig[K]]?: TwinConfig[K][L] };

@@ -9,6 +9,7 @@
  */
 
 import { DESC_STRIDE, type DescValues, writeDesc } from "./layout.ts";
+import { wgslSource } from "./wgsl_source.ts";
 
 /** The kernel entry points, by the WGSL module that holds them. */
 export const KERNELS = {
@@ -74,10 +75,6 @@ const _READ_ONLY: ReadonlySet<BindingName> = new Set([
   "chipInfo",
   "aux",
 ]);
-
-async function _source(name: string): Promise<string> {
-  return await Deno.readTextFile(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
-}
 
 /** Storage buffers a pipeline needs per shader stage. */
 export const STORAGE_BUFFERS = 14;
@@ -180,11 +177,11 @@ export class GpuRuntime {
     });
     const rt = new GpuRuntime(device, adapter, layout);
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-    const common = await _source("twin_common");
+    const common = await wgslSource("twin_common");
     device.pushErrorScope("validation");
     const jobs: Promise<void>[] = [];
     for (const [module, entries] of Object.entries(KERNELS)) {
-      const code = `${common}\n${await _source(module)}`;
+      const code = `${common}\n${await wgslSource(module)}`;
       const shader = device.createShaderModule({ code, label: module });
       const info = await shader.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === "error");

@@ -12,6 +12,7 @@ import type { Measurement } from "../measurement.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
 import { requestTwinDevice } from "./gpu_runtime.ts";
 import { WebGpuBackend } from "./webgpu_backend.ts";
+import { wgslSource } from "./wgsl_source.ts";
 
 /**
  * Runs a shader that counts to `limit` in one invocation and returns how far
@@ -24,7 +25,7 @@ import { WebGpuBackend } from "./webgpu_backend.ts";
  * ```
  */
 export async function probeLoopCap(device: GPUDevice, limit = 100_000): Promise<number> {
-  const code = await Deno.readTextFile(new URL("../../kernels/loop_probe.wgsl", import.meta.url));
+  const code = await wgslSource("loop_probe");
   const module = device.createShaderModule({ code, label: "loop probe" });
   const pipeline = await device.createComputePipelineAsync({
     layout: "auto",

@@ -117,11 +117,19 @@ class _Job {
  * A {@linkcode Backend} that simulates and searches twin chips on the GPU.
  *
  * @example Open on whatever adapter exists (or learn that none does)
- * ```ts ignore
+ * ```ts
  * import { WebGpuBackend } from "./webgpu_backend.ts";
  * import { DEFAULT_TWIN_CONFIG } from "../twin/twin_config.ts";
+ * import assert from "node:assert/strict";
+ *
  * const be = await WebGpuBackend.open([1, 2], DEFAULT_TWIN_CONFIG);
- * if (be) console.log(be.info.adapter);
+ * if (be) { // undefined without a usable adapter
+ *   assert.equal(be.info.kind, "webgpu");
+ *   await be.write({ threshold_enable: 0 });
+ *   const rest = await be.measure({ kind: "resting-potential" });
+ *   assert.equal(rest.length, 2 * 512);
+ *   await be.close();
+ * }
  * ```
  */
 export class WebGpuBackend implements Backend {
