@@ -144,7 +144,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .option(
       "--shard-count <n>",
-      "shard count for --shard auto with JOB_COMPLETION_INDEX",
+      "shard count for --shard auto (needed with JOB_COMPLETION_INDEX; under Slurm the task id is then the shard)",
       parsePositiveInt,
     )
     .option("--json", "print the summary as JSON on stdout")

@@ -61,6 +61,9 @@ function _int(env: Readonly<Record<string, string | undefined>>, name: string): 
  * `SLURM_ARRAY_TASK_MIN` and `SLURM_ARRAY_TASK_STEP` for arrays such as
  * `--array=1-10` or `0-18:2`), or Kubernetes' `JOB_COMPLETION_INDEX` with
  * the count from `shardCount` (`--shard-count`) or `LIFCAL_SHARD_COUNT`.
+ * Under Slurm, a count given that way wins over Slurm's: the task id is then
+ * the shard index (arrays `0-(n-1)`), so a single index re-submitted with
+ * `sbatch --array=3` (whose `SLURM_ARRAY_TASK_COUNT` is 1) keeps its shard.
  *
  * @example
  * ```ts
@@ -69,6 +72,10 @@ function _int(env: Readonly<Record<string, string | undefined>>, name: string): 
  * const slurm = { SLURM_ARRAY_TASK_ID: "4", SLURM_ARRAY_TASK_COUNT: "10", SLURM_ARRAY_TASK_MIN: "0" };
  * assert.deepEqual(resolveAutoShard(slurm), { index: 4, count: 10 });
  * assert.deepEqual(resolveAutoShard({ JOB_COMPLETION_INDEX: "2" }, 5), { index: 2, count: 5 });
+ * // `sbatch --array=3` re-submitting one task of ten, with --shard-count 10:
+ * const rerun = { SLURM_ARRAY_TASK_ID: "3", SLURM_ARRAY_TASK_COUNT: "1", SLURM_ARRAY_TASK_MIN: "3" };
+ * assert.deepEqual(resolveAutoShard(rerun, 10), { index: 3, count: 10 });
+ * assert.deepEqual(resolveAutoShard({ ...rerun, LIFCAL_SHARD_COUNT: "10" }), { index: 3, count: 10 });
  * assert.throws(() => resolveAutoShard({}), /found neither/);
  * ```
  */
@@ -77,8 +84,16 @@ export function resolveAutoShard(
   shardCount?: number,
 ): Shard {
   const id = _int(env, "SLURM_ARRAY_TASK_ID");
+  const explicit = shardCount ?? _int(env, "LIFCAL_SHARD_COUNT");
   let shard: Shard;
-  if (id !== undefined) {
+  if (id !== undefined && explicit !== undefined) {
+    // The count given: the task id is the shard, even for a re-submitted
+    // single index (`sbatch --array=3`, where Slurm's own count is 1).
+    if (explicit < 1) {
+      throw new UsageError(`--shard auto: the shard count must be at least 1, got ${explicit}`);
+    }
+    shard = { index: id, count: explicit };
+  } else if (id !== undefined) {
     const count = _int(env, "SLURM_ARRAY_TASK_COUNT");
     if (count === undefined || count < 1) {
       throw new UsageError(
@@ -100,7 +115,7 @@ export function resolveAutoShard(
         "--shard auto found neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX in the environment",
       );
     }
-    const count = shardCount ?? _int(env, "LIFCAL_SHARD_COUNT");
+    const count = explicit;
     if (count === undefined || count < 1) {
       throw new UsageError(
         "--shard auto with JOB_COMPLETION_INDEX needs the shard count: --shard-count N or LIFCAL_SHARD_COUNT",

@@ -201,3 +201,29 @@ Deno.test("lifcal calibrate: resume after SIGKILL and sharding + merge give an u
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("lifcal calibrate --shard auto --shard-count: a re-submitted Slurm index keeps its shard", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    // `sbatch --array=2` re-submits task 2 alone: Slurm says count 1, min 2.
+    const env = {
+      SLURM_ARRAY_TASK_ID: "2",
+      SLURM_ARRAY_TASK_COUNT: "1",
+      SLURM_ARRAY_TASK_MIN: "2",
+    };
+    const args = ["calibrate", "--chips", "3", "--backend", "cpu", "--no-refine", "--quiet"];
+    const run = await lifcal([...args, "--shard", "auto", "--shard-count", "3", "--out", out], env);
+    assert.equal(run.code, 0, run.stderr);
+    const files = await listFiles(out);
+    assert.ok(files.includes("summary.shard-2-of-3.json"), files.join(", "));
+    assert.deepEqual(
+      files.filter((f) =>
+        f.startsWith("chips/") && f.endsWith(".json") &&
+        !f.endsWith(".run.json")
+      ),
+      ["chips/sim-3.json"],
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
