@@ -369,13 +369,21 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   }
   q = clipCode(q);
   if (desc.u7 == 2u) {
+    // numpy's argmin over calix's history, as search_rules.ts _bestOfHistory:
+    // the first minimum from slot 0 (the last measurement) wins, a NaN outright.
     var bestSlot = 0u;
     var bestDist = sFloat[desc.u4 + i];
-    for (var s = 1u; s < desc.u10; s++) {
-      let d = sFloat[desc.u4 + s * nInst + i];
-      if (d < bestDist) {
-        bestDist = d;
-        bestSlot = s;
+    if (bestDist == bestDist) {
+      for (var s = 1u; s < desc.u10; s++) {
+        let d = sFloat[desc.u4 + s * nInst + i];
+        if (d != d) {
+          bestSlot = s;
+          break;
+        }
+        if (d < bestDist) {
+          bestDist = d;
+          bestSlot = s;
+        }
       }
     }
     q = sInt[desc.u3 + bestSlot * nInst + i];

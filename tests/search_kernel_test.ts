@@ -1,8 +1,9 @@
 /**
- * The WGSL `searchUpdate` kernel against the TypeScript rule it mirrors
- * (`backends/search_rules.ts`), one step at a time on random states: the
- * secant search's codes and history must be identical, NaN, ±Infinity and
- * clamped readings included.
+ * The WGSL `searchUpdate` kernel against the TypeScript rules it mirrors
+ * (`backends/search_rules.ts`), one step at a time on random states: every
+ * algorithm's codes and history must be identical, NaN, ±Infinity and
+ * clamped readings included (the binary searches' final pick lets a NaN
+ * distance win, as numpy's argmin over calix's history does).
  */
 
 import assert from "node:assert/strict";
@@ -20,7 +21,36 @@ const probe = await requestTwinDevice();
 probe?.device.destroy();
 const F32_MAX = 3.4028234663852886e38;
 
-/** One secant step on the GPU from `state` with `readings`: the next codes, history codes and g. */
+/** The `searchUpdate` mode and float settings of a step, as `webgpu_backend.ts` encodes them. */
+function modeOf(state: SearchState): { mode: number; f: number[] } {
+  const { plan } = state;
+  const a = plan.algorithm;
+  const left = plan.measurements - state.step - 1;
+  if (a.name === "linear-prediction") {
+    return { mode: 3, f: [0, plan.start, a.offset ?? 0, a.slope ?? 1] };
+  }
+  if (a.name === "secant") {
+    const [floor, ceiling] = a.limits ?? [-F32_MAX, F32_MAX];
+    return {
+      mode: 4,
+      f: [
+        0,
+        plan.increments[0]!,
+        plan.span,
+        plan.window,
+        a.scale === "reciprocal" ? 1 : 0,
+        Math.max(floor, -F32_MAX),
+        Math.min(ceiling, F32_MAX),
+      ],
+    };
+  }
+  return {
+    mode: left > 1 ? 0 : left === 1 ? 1 : 2,
+    f: [0, left > 1 ? plan.increments[state.step]! : 0],
+  };
+}
+
+/** One step on the GPU from `state` with `readings`: the next codes, history codes and distances. */
 async function gpuStep(
   rt: GpuRuntime,
   state: SearchState,
@@ -38,8 +68,7 @@ async function gpuStep(
   floats.set(readings, m * n + n);
   rt.upload("sInt", ints);
   rt.upload("sFloat", floats);
-  const algorithm = plan.algorithm as Extract<SearchAlgorithm, { name: "secant" }>;
-  const [floor, ceiling] = algorithm.limits ?? [-F32_MAX, F32_MAX];
+  const { mode, f } = modeOf(state);
   const left = plan.measurements - state.step - 1;
   const [intBytes, floatBytes] = await rt.run([{
     kernel: "searchUpdate",
@@ -54,7 +83,7 @@ async function gpuStep(
         0,
         m * n,
         0,
-        4,
+        mode,
         plan.lower,
         plan.upper,
         m,
@@ -62,15 +91,7 @@ async function gpuStep(
         state.inverted ? 1 : 0,
         m * n + n + 1,
       ],
-      f: [
-        0,
-        plan.increments[0]!,
-        plan.span,
-        plan.window,
-        algorithm.scale === "reciprocal" ? 1 : 0,
-        Math.max(floor, -F32_MAX),
-        Math.min(ceiling, F32_MAX),
-      ],
+      f,
     },
   }], [
     { buffer: "sInt", offset: 0, size: ints.byteLength },
@@ -139,10 +160,30 @@ const CASES: {
     range: [0, 255],
     inverted: true,
   },
+  { name: "binary", algorithm: { name: "binary" }, range: [0, 1022], inverted: false },
+  { name: "binary, inverted", algorithm: { name: "binary" }, range: [0, 255], inverted: true },
+  {
+    name: "noisy binary (history of 6)",
+    algorithm: { name: "noisy-binary" },
+    range: [0, 1022],
+    inverted: false,
+  },
+  {
+    name: "noisy binary, a negative range",
+    algorithm: { name: "noisy-binary", noise: 3 },
+    range: [-128, 127],
+    inverted: true,
+  },
+  {
+    name: "linear prediction",
+    algorithm: { name: "linear-prediction", probe: 0, offset: -127, slope: 1 },
+    range: [-128, 127],
+    inverted: false,
+  },
 ];
 
 Deno.test({
-  name: "the searchUpdate kernel takes the TS secant rule's steps exactly on random states",
+  name: "the searchUpdate kernel takes the TS rules' steps exactly on random states",
   ignore: probe === undefined,
   async fn(t) {
     const gpu = (await requestTwinDevice())!;
@@ -160,7 +201,12 @@ Deno.test({
           );
           // Random start codes: the rule must hold from any state, not only from its own.
           let state: SearchState = {
-            ...initSearch(plan, c.inverted, n),
+            ...initSearch(
+              plan,
+              c.inverted,
+              n,
+              c.algorithm.name === "noisy-binary" ? new Int32Array(n) : undefined,
+            ),
             codes: Int32Array.from(
               { length: n },
               () => c.range[0] + Math.floor(next() * (c.range[1] - c.range[0] + 1)),
