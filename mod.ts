@@ -172,11 +172,14 @@ export type {
 export {
   type CadcReference,
   type Measurement,
+  MEASUREMENT_DEFAULTS,
   MEASUREMENT_KINDS,
+  type MeasurementDefaults,
   type MeasurementKind,
   type MembraneTrace,
   type PerNeuron,
   type PspAmplitude,
+  readingLimits,
   type ResetPotential,
   type RestingPotential,
   type SpikeCount,
@@ -189,6 +192,8 @@ export {
   type TraceEvent,
   traceSampling,
   validateMeasurement,
+  type WithDefaults,
+  withDefaults,
 } from "./backends/measurement.ts";
 export {
   type ChipConfig,

@@ -500,6 +500,136 @@ export type Measurement =
   | CadcReference
   | MembraneTrace;
 
+/**
+ * The defaults of every measurement setting that has one, by kind: the one
+ * place both executors, the remote host, the hardware-time model and the
+ * benches take them from (through {@linkcode withDefaults}). A threshold
+ * read's `dtSeconds` defaults to half the twin's CADC read period and is not
+ * listed.
+ *
+ * @example
+ * ```ts
+ * import { MEASUREMENT_DEFAULTS } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(MEASUREMENT_DEFAULTS["psp-amplitude-exc"].runs, 5);
+ * assert.equal(MEASUREMENT_DEFAULTS["spike-count"].overflowValue, 65025);
+ * ```
+ */
+export const MEASUREMENT_DEFAULTS: {
+  readonly "resting-potential": { readonly reads: number };
+  readonly "reset-potential": { readonly reads: number };
+  readonly "threshold-max": { readonly samples: number; readonly batches: number };
+  readonly "tau-mem": {
+    readonly windowSeconds: number;
+    readonly stepSeconds: number;
+    readonly maxSamples: number;
+  };
+  readonly "tau-mem-reset": { readonly windowSeconds: number; readonly maxSamples: number };
+  readonly "tau-syn-exc": {
+    readonly windowSeconds: number;
+    readonly events: number;
+    readonly weight: number;
+    readonly maxSamples: number;
+  };
+  readonly "tau-syn-inh": {
+    readonly windowSeconds: number;
+    readonly events: number;
+    readonly weight: number;
+    readonly maxSamples: number;
+  };
+  readonly "synline-drop": { readonly weight: number };
+  readonly "psp-amplitude-exc": {
+    readonly events: number;
+    readonly spacingSeconds: number;
+    readonly runs: number;
+    readonly weight: number;
+    readonly dtSeconds: number;
+  };
+  readonly "psp-amplitude-inh": {
+    readonly events: number;
+    readonly spacingSeconds: number;
+    readonly runs: number;
+    readonly weight: number;
+    readonly dtSeconds: number;
+  };
+  readonly "spike-count": {
+    readonly dtSeconds: number;
+    readonly counter: "exact" | "8bit";
+    readonly overflowValue: number;
+  };
+} = (() => {
+  const tauSyn = { windowSeconds: 30e-6, events: 5, weight: 80, maxSamples: 3000 };
+  const psp = { events: 15, spacingSeconds: 1e-6, runs: 5, weight: 80, dtSeconds: 40e-9 };
+  return {
+    "resting-potential": { reads: 1 },
+    "reset-potential": { reads: 1 },
+    "threshold-max": { samples: 1000, batches: 3 },
+    "tau-mem": { windowSeconds: 30e-6, stepSeconds: 100e-6, maxSamples: 3000 },
+    "tau-mem-reset": { windowSeconds: 30e-6, maxSamples: 3000 },
+    "tau-syn-exc": tauSyn,
+    "tau-syn-inh": tauSyn,
+    "synline-drop": { weight: 64 * 31 },
+    "psp-amplitude-exc": psp,
+    "psp-amplitude-inh": psp,
+    "spike-count": { dtSeconds: 0.1e-6, counter: "exact", overflowValue: 65025 },
+  };
+})();
+
+/**
+ * The defaults of one measurement kind ({@linkcode MEASUREMENT_DEFAULTS}),
+ * empty for a kind without any.
+ *
+ * @example
+ * ```ts
+ * import type { MeasurementDefaults } from "./measurement.ts";
+ * const d: MeasurementDefaults<"resting-potential"> = { reads: 1 };
+ * ```
+ */
+export type MeasurementDefaults<K> = K extends keyof typeof MEASUREMENT_DEFAULTS
+  ? (typeof MEASUREMENT_DEFAULTS)[K]
+  : Record<never, never>;
+
+/**
+ * A measurement with every setting that has a default filled in.
+ *
+ * @example
+ * ```ts
+ * import { type WithDefaults, withDefaults } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * const m: WithDefaults<{ kind: "spike-count"; windowSeconds: number }> = withDefaults({
+ *   kind: "spike-count" as const,
+ *   windowSeconds: 1e-3,
+ * });
+ * assert.equal(m.dtSeconds, 0.1e-6);
+ * ```
+ */
+export type WithDefaults<M extends Measurement> =
+  & M
+  & {
+    readonly [P in keyof MeasurementDefaults<M["kind"]>]-?: P extends keyof M ? NonNullable<M[P]>
+      : MeasurementDefaults<M["kind"]>[P];
+  };
+
+/**
+ * A measurement with every setting it leaves out (or sets to `undefined`)
+ * taken from {@linkcode MEASUREMENT_DEFAULTS}.
+ *
+ * @example
+ * ```ts
+ * import { withDefaults } from "./measurement.ts";
+ * import assert from "node:assert/strict";
+ * const m = withDefaults({ kind: "tau-syn-exc" as const, events: 10 });
+ * assert.equal(m.events, 10);
+ * assert.equal(m.maxSamples, 3000);
+ * assert.equal(m.windowSeconds, 30e-6);
+ * ```
+ */
+export function withDefaults<M extends Measurement>(m: M): WithDefaults<M> {
+  const defaults = (MEASUREMENT_DEFAULTS as Record<string, object | undefined>)[m.kind] ?? {};
+  const given = Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined));
+  return { ...defaults, ...given } as WithDefaults<M>;
+}
+
 /** Fit bounds of the τ_mem estimators (s): calix's `tau_mem_range`, 0.1..2000 µs. */
 export const TAU_MEM_BOUNDS: readonly [number, number] = [0.1e-6, 2000e-6];
 
@@ -538,7 +668,7 @@ export function readingLimits(m: Measurement): readonly [number, number] | undef
     case "tau-syn-inh":
       return TAU_SYN_BOUNDS;
     case "spike-count":
-      return [0, m.overflowValue ?? 65025];
+      return [0, withDefaults(m).overflowValue];
     default:
       return undefined;
   }

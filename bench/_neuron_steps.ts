@@ -6,7 +6,7 @@
  */
 
 import { sampling } from "../backends/cpu/tau_estimator.ts";
-import { type Measurement, traceSampling } from "../backends/measurement.ts";
+import { type Measurement, traceSampling, withDefaults } from "../backends/measurement.ts";
 import { DEFAULT_TWIN_CONFIG, type TwinConfig } from "../backends/twin/twin_config.ts";
 
 /**
@@ -44,29 +44,33 @@ import { DEFAULT_TWIN_CONFIG, type TwinConfig } from "../backends/twin/twin_conf
  */
 export function neuronSteps(m: Measurement, twin: TwinConfig = DEFAULT_TWIN_CONFIG): number {
   switch (m.kind) {
-    case "spike-count":
-      return Math.max(1, Math.round(m.windowSeconds / (m.dtSeconds ?? 0.1e-6)));
+    case "spike-count": {
+      const d = withDefaults(m);
+      return Math.max(1, Math.round(d.windowSeconds / d.dtSeconds));
+    }
     case "psp-amplitude-exc":
     case "psp-amplitude-inh": {
-      const spacing = m.spacingSeconds ?? 1e-6;
-      const sub = Math.max(1, Math.round(spacing / (m.dtSeconds ?? 40e-9)));
-      return (m.runs ?? 5) * ((m.events ?? 15) + 1) * sub;
+      const d = withDefaults(m);
+      const sub = Math.max(1, Math.round(d.spacingSeconds / d.dtSeconds));
+      return d.runs * (d.events + 1) * sub;
     }
     case "threshold-max": {
+      const d = withDefaults(m);
       const period = twin.cadc.readPeriod;
       const sub = Math.max(1, Math.round(period / (m.dtSeconds ?? period / 2)));
-      return 1.5 * (m.batches ?? 3) * (m.samples ?? 1000) * sub;
+      return 1.5 * d.batches * d.samples * sub;
     }
     case "tau-mem":
     case "tau-mem-reset":
     case "tau-syn-exc":
     case "tau-syn-inh": {
       // Per-neuron windows: the mean over the neurons of one chip.
-      const w = m.windowSeconds ?? 30e-6;
+      const d = withDefaults(m);
+      const w = d.windowSeconds;
       const windows = typeof w === "number" ? [w] : Array.from(w).slice(0, 512);
       let total = 0;
       for (const x of windows) {
-        total += 3 * sampling(x, twin.madc.samplePeriod, m.maxSamples ?? 3000).n;
+        total += 3 * sampling(x, twin.madc.samplePeriod, d.maxSamples).n;
       }
       return total / windows.length;
     }

@@ -24,7 +24,12 @@
 
 import { type ConfigPatch, FIELDS } from "../backends/config.ts";
 import { NEURONS } from "../backends/layout.ts";
-import { type Measurement, perNeuron, traceSampling } from "../backends/measurement.ts";
+import {
+  type Measurement,
+  perNeuron,
+  traceSampling,
+  withDefaults,
+} from "../backends/measurement.ts";
 
 /** The constants of the hardware-time model (seconds unless named otherwise). */
 export const HARDWARE_TIME_MODEL = {
@@ -48,8 +53,6 @@ export const HARDWARE_TIME_MODEL = {
   tauSynMinSamplingSeconds: 50e-6,
   /** Sampling time per time constant (calix: 8τ). */
   tausPerSampling: 8,
-  /** Default window of a time-constant measurement (`backends/measurement.ts`). */
-  defaultWindowSeconds: 30e-6,
   /** An MADC sample: 1 / 29.4 MSa/s. */
   madcSampleSeconds: 1 / 29.4e6,
   /** The invalid start of every MADC recording (calix `invalid_samples_time`). */
@@ -64,14 +67,14 @@ function _cadc(reads: number): number {
 
 /** The sum over a chip's neurons of `f(τ)`, with τ = window / 3. */
 function _sweep(
-  window: number | ArrayLike<number> | undefined,
+  window: number | ArrayLike<number>,
   chip: number,
   f: (tau: number) => number,
 ): number {
   const m = HARDWARE_TIME_MODEL;
   let sum = 0;
   for (let n = 0; n < m.madcNeurons; n++) {
-    const w = window === undefined ? m.defaultWindowSeconds : perNeuron(window, chip, n);
+    const w = perNeuron(window, chip, n);
     sum += m.madcSamplingTimesPerNeuron * f(w / 3);
   }
   return sum;
@@ -134,16 +137,16 @@ export function measurementSeconds(m: Measurement, chip = 0): number {
   switch (m.kind) {
     case "resting-potential":
     case "reset-potential":
-      return _cadc(m.reads ?? 1);
-    case "threshold-max":
-      return _cadc((m.batches ?? 3) * (m.samples ?? 1000));
+      return _cadc(withDefaults(m).reads);
+    case "threshold-max": {
+      const d = withDefaults(m);
+      return _cadc(d.batches * d.samples);
+    }
     case "tau-mem":
     case "tau-mem-reset": {
-      const step = m.kind === "tau-mem"
-        ? m.stepSeconds ?? model.tauMemStepSeconds
-        : model.tauMemStepSeconds;
+      const step = m.kind === "tau-mem" ? withDefaults(m).stepSeconds : model.tauMemStepSeconds;
       return _sweep(
-        m.windowSeconds,
+        withDefaults(m).windowSeconds,
         chip,
         (tau) => Math.max(model.tauMemMinSamplingSeconds, model.tausPerSampling * tau) + step,
       );
@@ -151,7 +154,7 @@ export function measurementSeconds(m: Measurement, chip = 0): number {
     case "tau-syn-exc":
     case "tau-syn-inh":
       return _sweep(
-        m.windowSeconds,
+        withDefaults(m).windowSeconds,
         chip,
         (tau) => Math.max(model.tauSynMinSamplingSeconds, model.tausPerSampling * tau),
       );
@@ -160,8 +163,10 @@ export function measurementSeconds(m: Measurement, chip = 0): number {
     case "synline-drop":
       return _cadc(2);
     case "psp-amplitude-exc":
-    case "psp-amplitude-inh":
-      return (m.runs ?? 5) * ((m.events ?? 15) * (m.spacingSeconds ?? 1e-6) + _cadc(2));
+    case "psp-amplitude-inh": {
+      const d = withDefaults(m);
+      return d.runs * (d.events * d.spacingSeconds + _cadc(2));
+    }
     case "spike-count":
       return m.windowSeconds;
     case "cadc-reference":

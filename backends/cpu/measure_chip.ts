@@ -20,6 +20,7 @@ import {
   TAU_SYN_BOUNDS,
   traceEventSteps,
   traceSampling,
+  withDefaults,
 } from "../measurement.ts";
 import { CADC_CHANNELS, NEURONS, QUADRANTS } from "../layout.ts";
 import { hash3, lane, NoiseStream, normalAt } from "../rng.ts";
@@ -66,55 +67,46 @@ export interface ChipContext {
 export function measureChip(m: Measurement, p: ChipParams, ctx: ChipContext): Float32Array {
   switch (m.kind) {
     case "resting-potential":
-      return _settled(p, ctx, m.reads ?? 1, (n) => _restBelowThreshold(p, n, ctx.twin));
+      return _settled(p, ctx, withDefaults(m).reads, (n) => _restBelowThreshold(p, n, ctx.twin));
     case "reset-potential":
-      return _settled(p, ctx, m.reads ?? 1, (n) => heldResetPotential(p, n, ctx.twin));
-    case "threshold-max":
-      return _thresholdMax(p, ctx, m.samples ?? 1000, m.batches ?? 3, m.dtSeconds);
-    case "tau-mem":
-      return _tauMem(
-        p,
-        ctx,
-        "offset",
-        m.windowSeconds ?? 30e-6,
-        m.stepSeconds ?? 100e-6,
-        m.maxSamples ?? 3000,
-      );
-    case "tau-mem-reset":
-      return _tauMem(p, ctx, "reset", m.windowSeconds ?? 30e-6, 0, m.maxSamples ?? 3000);
+      return _settled(p, ctx, withDefaults(m).reads, (n) => heldResetPotential(p, n, ctx.twin));
+    case "threshold-max": {
+      const d = withDefaults(m);
+      return _thresholdMax(p, ctx, d.samples, d.batches, d.dtSeconds);
+    }
+    case "tau-mem": {
+      const d = withDefaults(m);
+      return _tauMem(p, ctx, "offset", d.windowSeconds, d.stepSeconds, d.maxSamples);
+    }
+    case "tau-mem-reset": {
+      const d = withDefaults(m);
+      return _tauMem(p, ctx, "reset", d.windowSeconds, 0, d.maxSamples);
+    }
     case "tau-mem-cadc":
       return _tauMemCadc(p, ctx, m.waitSeconds);
     case "tau-syn-exc":
-    case "tau-syn-inh":
-      return _tauSyn(
-        p,
-        ctx,
-        m.kind === "tau-syn-exc" ? 0 : 1,
-        m.windowSeconds ?? 30e-6,
-        m.events ?? 5,
-        m.weight ?? 80,
-        m.maxSamples ?? 3000,
-      );
+    case "tau-syn-inh": {
+      const d = withDefaults(m);
+      const input = m.kind === "tau-syn-exc" ? 0 : 1;
+      return _tauSyn(p, ctx, input, d.windowSeconds, d.events, d.weight, d.maxSamples);
+    }
     case "synline-drop":
-      return _synlineDrop(p, ctx, m.weight ?? 64 * 31);
+      return _synlineDrop(p, ctx, withDefaults(m).weight);
     case "psp-amplitude-exc":
-    case "psp-amplitude-inh":
+    case "psp-amplitude-inh": {
+      const d = withDefaults(m);
       return _psp(p, ctx, m.kind === "psp-amplitude-exc" ? 0 : 1, {
-        events: m.events ?? 15,
-        spacing: m.spacingSeconds ?? 1e-6,
-        runs: m.runs ?? 5,
-        weight: m.weight ?? 80,
-        dt: m.dtSeconds ?? 40e-9,
+        events: d.events,
+        spacing: d.spacingSeconds,
+        runs: d.runs,
+        weight: d.weight,
+        dt: d.dtSeconds,
       });
-    case "spike-count":
-      return _spikeCount(
-        p,
-        ctx,
-        m.windowSeconds,
-        m.dtSeconds ?? 0.1e-6,
-        m.counter ?? "exact",
-        m.overflowValue ?? 65025,
-      );
+    }
+    case "spike-count": {
+      const d = withDefaults(m);
+      return _spikeCount(p, ctx, d.windowSeconds, d.dtSeconds, d.counter, d.overflowValue);
+    }
     case "cadc-reference":
       return _cadcReference(p, ctx, m.code);
     case "membrane-trace":

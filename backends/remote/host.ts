@@ -19,6 +19,7 @@ import {
   MEASUREMENT_KINDS,
   traceSampling,
   validateMeasurement,
+  withDefaults,
 } from "../measurement.ts";
 import { validateSearchSpec } from "../generic_search.ts";
 import { planSearch } from "../search_rules.ts";
@@ -105,31 +106,36 @@ function _digest(text: string): Uint8Array {
  * ```
  */
 export function measurementSteps(m: Measurement): number {
-  const max = (v: number | ArrayLike<number> | undefined, d: number) =>
-    v === undefined ? d : typeof v === "number" ? v : Math.max(...Array.from(v));
+  const max = (v: number | ArrayLike<number>) =>
+    typeof v === "number" ? v : Math.max(...Array.from(v));
   switch (m.kind) {
     case "resting-potential":
     case "reset-potential":
-      return m.reads ?? 1;
-    case "threshold-max":
-      return (m.samples ?? 1000) * (m.batches ?? 3) *
-        Math.max(1, Math.round(1.7e-6 / (m.dtSeconds ?? 0.85e-6)));
+      return withDefaults(m).reads;
+    case "threshold-max": {
+      const d = withDefaults(m);
+      return d.samples * d.batches * Math.max(1, Math.round(1.7e-6 / (m.dtSeconds ?? 0.85e-6)));
+    }
     case "tau-mem": {
-      const window = max(m.windowSeconds, 30e-6);
-      return Math.ceil((m.maxSamples ?? 3000) * (1 + (m.stepSeconds ?? 100e-6) / window));
+      const d = withDefaults(m);
+      return Math.ceil(d.maxSamples * (1 + d.stepSeconds / max(d.windowSeconds)));
     }
     case "tau-mem-reset":
-      return m.maxSamples ?? 3000;
+      return withDefaults(m).maxSamples;
     case "tau-syn-exc":
-    case "tau-syn-inh":
-      return (m.maxSamples ?? 3000) + (m.events ?? 5);
+    case "tau-syn-inh": {
+      const d = withDefaults(m);
+      return d.maxSamples + d.events;
+    }
     case "psp-amplitude-exc":
-    case "psp-amplitude-inh":
-      return Math.ceil(
-        (m.events ?? 15) * (m.runs ?? 5) * (m.spacingSeconds ?? 1e-6) / (m.dtSeconds ?? 40e-9),
-      );
-    case "spike-count":
-      return Math.ceil(m.windowSeconds / (m.dtSeconds ?? 0.1e-6));
+    case "psp-amplitude-inh": {
+      const d = withDefaults(m);
+      return Math.ceil(d.events * d.runs * d.spacingSeconds / d.dtSeconds);
+    }
+    case "spike-count": {
+      const d = withDefaults(m);
+      return Math.ceil(d.windowSeconds / d.dtSeconds);
+    }
     case "membrane-trace": {
       // One step per MADC sample period, decimated samples included.
       const t = traceSampling(m);

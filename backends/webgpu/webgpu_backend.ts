@@ -29,6 +29,7 @@ import {
   traceEventSteps,
   traceSampling,
   validateMeasurement,
+  withDefaults,
 } from "../measurement.ts";
 import { planSearch, startOffsets } from "../search_rules.ts";
 
@@ -401,17 +402,17 @@ export class WebGpuBackend implements Backend {
   /** Per-neuron (samples per window, sample period) of a trace measurement. */
   #traceAux(
     job: _Job,
-    window: Measurement & { windowSeconds?: unknown; maxSamples?: number },
+    window: { windowSeconds: number | ArrayLike<number>; maxSamples: number },
   ): void {
     const chips = this.chips.length;
     const aux = new Float32Array(chips * NEURONS * 2);
-    const w = (window.windowSeconds ?? 30e-6) as number | ArrayLike<number>;
+    const w = window.windowSeconds;
     for (const c of job.active) {
       for (let n = 0; n < NEURONS; n++) {
         const s = sampling(
           perNeuron(w, c, n),
           this.#batch.twin.madc.samplePeriod,
-          window.maxSamples ?? 3000,
+          window.maxSamples,
         );
         aux[(c * NEURONS + n) * 2] = s.n;
         aux[(c * NEURONS + n) * 2 + 1] = s.dt;
@@ -430,17 +431,18 @@ export class WebGpuBackend implements Backend {
     const twin = this.#batch.twin;
     switch (m.kind) {
       case "resting-potential":
-      case "reset-potential":
-        _bounded(m.kind, "reads", m.reads ?? 1);
+      case "reset-potential": {
+        const { reads } = withDefaults(m);
+        _bounded(m.kind, "reads", reads);
         job.dispatch("measureSettled", neuronGroups, {
           op,
-          u: [m.reads ?? 1, m.kind === "resting-potential" ? 0 : 1],
+          u: [reads, m.kind === "resting-potential" ? 0 : 1],
         });
         return;
+      }
       case "threshold-max": {
         const period = twin.cadc.readPeriod;
-        const samples = m.samples ?? 1000;
-        const batches = m.batches ?? 3;
+        const { samples, batches } = withDefaults(m);
         const sub = Math.max(1, Math.round(period / (m.dtSeconds ?? period / 2)));
         const total = batches * 2 * samples * sub;
         for (let start = 0; start < total; start += MAX_STEPS_PER_DISPATCH) {
@@ -453,56 +455,57 @@ export class WebGpuBackend implements Backend {
         return;
       }
       case "tau-mem":
-      case "tau-mem-reset":
-        _bounded(m.kind, "maxSamples", m.maxSamples ?? 3000);
-        this.#traceAux(job, m);
+      case "tau-mem-reset": {
+        const d = withDefaults(m);
+        _bounded(m.kind, "maxSamples", d.maxSamples);
+        this.#traceAux(job, d);
         job.dispatch("measureTauMem", neuronGroups, {
           op,
           u: [m.kind === "tau-mem" ? 0 : 1],
-          f: [m.kind === "tau-mem" ? m.stepSeconds ?? 100e-6 : 0],
+          f: [m.kind === "tau-mem" ? withDefaults(m).stepSeconds : 0],
         });
         return;
+      }
       case "tau-mem-cadc":
         job.dispatch("measureTauMemCadc", neuronGroups, { op, f: [m.waitSeconds] });
         return;
       case "tau-syn-exc":
-      case "tau-syn-inh":
-        _bounded(m.kind, "maxSamples", m.maxSamples ?? 3000);
-        this.#traceAux(job, m);
+      case "tau-syn-inh": {
+        const d = withDefaults(m);
+        _bounded(m.kind, "maxSamples", d.maxSamples);
+        this.#traceAux(job, d);
         job.dispatch("measureTauSyn", neuronGroups, {
           op,
-          u: [m.kind === "tau-syn-exc" ? 0 : 1, m.events ?? 5],
-          f: [m.weight ?? 80],
+          u: [m.kind === "tau-syn-exc" ? 0 : 1, d.events],
+          f: [d.weight],
         });
         return;
+      }
       case "synline-drop":
-        job.dispatch("measureSynlineDrop", neuronGroups, { op, f: [m.weight ?? 64 * 31] });
+        job.dispatch("measureSynlineDrop", neuronGroups, { op, f: [withDefaults(m).weight] });
         job.dispatch("quadrantMedian", neuronGroups, { op });
         return;
       case "psp-amplitude-exc":
       case "psp-amplitude-inh": {
-        const spacing = m.spacingSeconds ?? 1e-6;
-        const sub = Math.max(1, Math.round(spacing / (m.dtSeconds ?? 40e-9)));
+        const d = withDefaults(m);
+        const sub = Math.max(1, Math.round(d.spacingSeconds / d.dtSeconds));
         // Each step may add up to 6 segment iterations at a spike or phase boundary.
-        _bounded(
-          m.kind,
-          "runs × (events + 1) × spacing/dt",
-          7 * (m.runs ?? 5) * ((m.events ?? 15) + 1) * sub,
-        );
+        _bounded(m.kind, "runs × (events + 1) × spacing/dt", 7 * d.runs * (d.events + 1) * sub);
         job.dispatch("measurePsp", neuronGroups, {
           op,
-          u: [m.kind === "psp-amplitude-exc" ? 0 : 1, m.events ?? 15, m.runs ?? 5, sub],
-          f: [m.weight ?? 80, spacing / sub],
+          u: [m.kind === "psp-amplitude-exc" ? 0 : 1, d.events, d.runs, sub],
+          f: [d.weight, d.spacingSeconds / sub],
         });
         return;
       }
       case "spike-count": {
-        const steps = Math.max(1, Math.round(m.windowSeconds / (m.dtSeconds ?? 0.1e-6)));
+        const d = withDefaults(m);
+        const steps = Math.max(1, Math.round(d.windowSeconds / d.dtSeconds));
         for (let start = 0; start < steps; start += MAX_STEPS_PER_DISPATCH) {
           job.dispatch("measureSpikeCount", neuronGroups, {
             op,
-            u: [m.counter === "8bit" ? 1 : 0, 0, 0, start, MAX_STEPS_PER_DISPATCH, steps],
-            f: [m.windowSeconds / steps, m.overflowValue ?? 65025],
+            u: [d.counter === "8bit" ? 1 : 0, 0, 0, start, MAX_STEPS_PER_DISPATCH, steps],
+            f: [d.windowSeconds / steps, d.overflowValue],
           });
         }
         return;
