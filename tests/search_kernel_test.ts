@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { GpuRuntime, requestTwinDevice } from "../backends/webgpu/gpu_runtime.ts";
+import { searchUpdateDesc } from "../backends/webgpu/programs.ts";
 import {
   initSearch,
   planSearch,
@@ -19,36 +20,6 @@ import { rng } from "./_helpers.ts";
 
 const probe = await requestTwinDevice();
 probe?.device.destroy();
-const F32_MAX = 3.4028234663852886e38;
-
-/** The `searchUpdate` mode and float settings of a step, as `webgpu_backend.ts` encodes them. */
-function modeOf(state: SearchState): { mode: number; f: number[] } {
-  const { plan } = state;
-  const a = plan.algorithm;
-  const left = plan.measurements - state.step - 1;
-  if (a.name === "linear-prediction") {
-    return { mode: 3, f: [0, plan.start, a.offset ?? 0, a.slope ?? 1] };
-  }
-  if (a.name === "secant") {
-    const [floor, ceiling] = a.limits ?? [-F32_MAX, F32_MAX];
-    return {
-      mode: 4,
-      f: [
-        0,
-        plan.increments[0]!,
-        plan.span,
-        plan.window,
-        a.scale === "reciprocal" ? 1 : 0,
-        Math.max(floor, -F32_MAX),
-        Math.min(ceiling, F32_MAX),
-      ],
-    };
-  }
-  return {
-    mode: left > 1 ? 0 : left === 1 ? 1 : 2,
-    f: [0, left > 1 ? plan.increments[state.step]! : 0],
-  };
-}
 
 /** One step on the GPU from `state` with `readings`: the next codes, history codes and distances. */
 async function gpuStep(
@@ -68,30 +39,20 @@ async function gpuStep(
   floats.set(readings, m * n + n);
   rt.upload("sInt", ints);
   rt.upload("sFloat", floats);
-  const { mode, f } = modeOf(state);
-  const left = plan.measurements - state.step - 1;
   const [intBytes, floatBytes] = await rt.run([{
     kernel: "searchUpdate",
     groups: Math.ceil(n / 128),
     desc: {
       chips: 1,
-      u: [
-        n,
-        n,
-        0,
-        n,
-        0,
-        m * n,
-        0,
-        mode,
-        plan.lower,
-        plan.upper,
-        m,
-        left,
-        state.inverted ? 1 : 0,
-        m * n + n + 1,
-      ],
-      f,
+      ...searchUpdateDesc(plan, state.inverted, state.step, {
+        instances: n,
+        perChip: n,
+        codes: 0,
+        histCodes: n,
+        histDist: 0,
+        targets: m * n,
+        source: m * n + n + 1,
+      }),
     },
   }], [
     { buffer: "sInt", offset: 0, size: ints.byteLength },

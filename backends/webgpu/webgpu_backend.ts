@@ -32,9 +32,8 @@ import {
   withDefaults,
 } from "../measurement.ts";
 import { planSearch, startOffsets } from "../search_rules.ts";
+import { descOf, type KernelProgram, PROGRAMS, searchUpdateDesc } from "./programs.ts";
 
-/** The largest finite f32: the WGSL stand-in for an absent clamp limit. */
-const F32_MAX = 3.4028234663852886e38;
 import { sampling } from "../cpu/tau_estimator.ts";
 import { TwinBatch } from "../twin/twin_batch.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
@@ -101,6 +100,15 @@ class _Job {
 
   dispatch(kernel: KernelName, groups: number, d: Omit<DescValues, "chips">): void {
     this.dispatches.push({ kernel, groups, desc: { chips: this.active.length, ...d } });
+  }
+  /** A dispatch of a program with its named settings (and the operation it measures for). */
+  run<U extends string, F extends string>(
+    p: KernelProgram<U, F>,
+    groups: number,
+    values: Record<U | F, number>,
+    op?: number,
+  ): void {
+    this.dispatch(p.kernel, groups, { ...(op === undefined ? {} : { op }), ...descOf(p, values) });
   }
   allocInts(n: number, data?: ArrayLike<number>): number {
     const at = this.ints.length;
@@ -427,17 +435,17 @@ export class WebGpuBackend implements Backend {
   #encodeMeasurement(job: _Job, m: Measurement): void {
     const op = job.op++;
     const neuronGroups = job.active.length * 4;
-    job.dispatch("computeParams", neuronGroups, {});
+    job.run(PROGRAMS.computeParams, neuronGroups, {});
     const twin = this.#batch.twin;
     switch (m.kind) {
       case "resting-potential":
       case "reset-potential": {
         const { reads } = withDefaults(m);
         _bounded(m.kind, "reads", reads);
-        job.dispatch("measureSettled", neuronGroups, {
-          op,
-          u: [reads, m.kind === "resting-potential" ? 0 : 1],
-        });
+        job.run(PROGRAMS.measureSettled, neuronGroups, {
+          reads,
+          kind: m.kind === "resting-potential" ? 0 : 1,
+        }, op);
         return;
       }
       case "threshold-max": {
@@ -446,11 +454,14 @@ export class WebGpuBackend implements Backend {
         const sub = Math.max(1, Math.round(period / (m.dtSeconds ?? period / 2)));
         const total = batches * 2 * samples * sub;
         for (let start = 0; start < total; start += MAX_STEPS_PER_DISPATCH) {
-          job.dispatch("measureThresholdMax", neuronGroups, {
-            op,
-            u: [samples, batches, sub, start, MAX_STEPS_PER_DISPATCH],
-            f: [period / sub],
-          });
+          job.run(PROGRAMS.measureThresholdMax, neuronGroups, {
+            samples,
+            batches,
+            sub,
+            start,
+            stepsPerDispatch: MAX_STEPS_PER_DISPATCH,
+            dt: period / sub,
+          }, op);
         }
         return;
       }
@@ -459,31 +470,30 @@ export class WebGpuBackend implements Backend {
         const d = withDefaults(m);
         _bounded(m.kind, "maxSamples", d.maxSamples);
         this.#traceAux(job, d);
-        job.dispatch("measureTauMem", neuronGroups, {
-          op,
-          u: [m.kind === "tau-mem" ? 0 : 1],
-          f: [m.kind === "tau-mem" ? withDefaults(m).stepSeconds : 0],
-        });
+        job.run(PROGRAMS.measureTauMem, neuronGroups, {
+          method: m.kind === "tau-mem" ? 0 : 1,
+          stepSeconds: m.kind === "tau-mem" ? withDefaults(m).stepSeconds : 0,
+        }, op);
         return;
       }
       case "tau-mem-cadc":
-        job.dispatch("measureTauMemCadc", neuronGroups, { op, f: [m.waitSeconds] });
+        job.run(PROGRAMS.measureTauMemCadc, neuronGroups, { waitSeconds: m.waitSeconds }, op);
         return;
       case "tau-syn-exc":
       case "tau-syn-inh": {
         const d = withDefaults(m);
         _bounded(m.kind, "maxSamples", d.maxSamples);
         this.#traceAux(job, d);
-        job.dispatch("measureTauSyn", neuronGroups, {
-          op,
-          u: [m.kind === "tau-syn-exc" ? 0 : 1, d.events],
-          f: [d.weight],
-        });
+        job.run(PROGRAMS.measureTauSyn, neuronGroups, {
+          input: m.kind === "tau-syn-exc" ? 0 : 1,
+          events: d.events,
+          weight: d.weight,
+        }, op);
         return;
       }
       case "synline-drop":
-        job.dispatch("measureSynlineDrop", neuronGroups, { op, f: [withDefaults(m).weight] });
-        job.dispatch("quadrantMedian", neuronGroups, { op });
+        job.run(PROGRAMS.measureSynlineDrop, neuronGroups, { weight: withDefaults(m).weight }, op);
+        job.run(PROGRAMS.quadrantMedian, neuronGroups, {}, op);
         return;
       case "psp-amplitude-exc":
       case "psp-amplitude-inh": {
@@ -491,27 +501,33 @@ export class WebGpuBackend implements Backend {
         const sub = Math.max(1, Math.round(d.spacingSeconds / d.dtSeconds));
         // Each step may add up to 6 segment iterations at a spike or phase boundary.
         _bounded(m.kind, "runs × (events + 1) × spacing/dt", 7 * d.runs * (d.events + 1) * sub);
-        job.dispatch("measurePsp", neuronGroups, {
-          op,
-          u: [m.kind === "psp-amplitude-exc" ? 0 : 1, d.events, d.runs, sub],
-          f: [d.weight, d.spacingSeconds / sub],
-        });
+        job.run(PROGRAMS.measurePsp, neuronGroups, {
+          input: m.kind === "psp-amplitude-exc" ? 0 : 1,
+          events: d.events,
+          runs: d.runs,
+          sub,
+          weight: d.weight,
+          dt: d.spacingSeconds / sub,
+        }, op);
         return;
       }
       case "spike-count": {
         const d = withDefaults(m);
         const steps = Math.max(1, Math.round(d.windowSeconds / d.dtSeconds));
         for (let start = 0; start < steps; start += MAX_STEPS_PER_DISPATCH) {
-          job.dispatch("measureSpikeCount", neuronGroups, {
-            op,
-            u: [d.counter === "8bit" ? 1 : 0, 0, 0, start, MAX_STEPS_PER_DISPATCH, steps],
-            f: [d.windowSeconds / steps, d.overflowValue],
-          });
+          job.run(PROGRAMS.measureSpikeCount, neuronGroups, {
+            counter8bit: d.counter === "8bit" ? 1 : 0,
+            start,
+            stepsPerDispatch: MAX_STEPS_PER_DISPATCH,
+            steps,
+            dt: d.windowSeconds / steps,
+            overflowValue: d.overflowValue,
+          }, op);
         }
         return;
       }
       case "cadc-reference":
-        job.dispatch("measureCadcReference", job.active.length * 8, { op, f: [m.code] });
+        job.run(PROGRAMS.measureCadcReference, job.active.length * 8, { code: m.code }, op);
         return;
       case "membrane-trace": {
         // One invocation per chip integrates its readout neuron, split into
@@ -527,21 +543,18 @@ export class WebGpuBackend implements Backend {
         );
         const groups = Math.ceil(job.active.length / 128);
         for (let start = 0; start < total; start += MAX_STEPS_PER_DISPATCH) {
-          job.dispatch("measureTrace", groups, {
-            op,
-            u: [
-              samples,
-              decimation,
-              count,
-              start,
-              MAX_STEPS_PER_DISPATCH,
-              total,
-              steps,
-              weights,
-              samples,
-            ],
-            f: [1 / MADC_SAMPLE_RATE],
-          });
+          job.run(PROGRAMS.measureTrace, groups, {
+            samples,
+            decimation,
+            events: count,
+            start,
+            stepsPerDispatch: MAX_STEPS_PER_DISPATCH,
+            total,
+            eventSteps: steps,
+            eventWeights: weights,
+            samplesPerChip: samples,
+            samplePeriod: 1 / MADC_SAMPLE_RATE,
+          }, op);
         }
         return;
       }
@@ -597,17 +610,21 @@ export class WebGpuBackend implements Backend {
       if (k === 0) offsetsAt = job.allocInts(n) + 1;
       for (let i = 0; i < size; i++) job.ints[offsetsAt - 1 + k * size + i] = o[i]!;
     });
-    const bounds = [lower, upper];
-    job.dispatch("searchInit", groups, {
-      u: [n, size, reg.codes, 0, 0, offsetsAt, 0, 0, ...bounds],
-      f: [plan.start],
+    const shape = { instances: n, perChip: size };
+    job.run(PROGRAMS.searchInit, groups, {
+      ...shape,
+      codes: reg.codes,
+      offsets: offsetsAt,
+      lower,
+      upper,
+      start: plan.start,
     });
     const id = fieldId(spec.field);
     const source = reg.reduced >= 0 ? reg.reduced + 1 : 0;
     for (let k = 0; k < plan.measurements; k++) {
-      job.dispatch("writeField", groups, { u: [n, size, reg.codes, 0, 0, 0, 0, id] });
+      job.run(PROGRAMS.writeField, groups, { ...shape, codes: reg.codes, field: id });
       if (spec.before && spec.before.length > 0) {
-        job.dispatch("combineFlags", groups, { u: [n, size, 0, 0, 0, 0, reg.before, 0] });
+        job.run(PROGRAMS.combineFlags, groups, { ...shape, other: 0, flags: reg.before, mode: 0 });
         for (const sub of spec.before) {
           const child = this.#encodeSearch(
             job,
@@ -617,76 +634,66 @@ export class WebGpuBackend implements Backend {
             undefined,
           );
           if (validateSearchSpec(sub, chips).size === size) {
-            job.dispatch("combineFlags", groups, {
-              u: [n, size, 0, 0, 0, child.success, reg.before, 1],
+            job.run(PROGRAMS.combineFlags, groups, {
+              ...shape,
+              other: child.success,
+              flags: reg.before,
+              mode: 1,
             });
           }
         }
       }
       this.#encodeMeasurement(job, spec.measurement);
       if (reg.reduced >= 0) {
-        job.dispatch("quadrantMean", active.length * 4, {
-          u: [n, measurementSize(spec.measurement), reg.reduced],
+        job.run(PROGRAMS.quadrantMean, active.length * 4, {
+          instances: n,
+          perChip: measurementSize(spec.measurement),
+          out: reg.reduced,
         });
       }
       (spec.map ?? []).forEach((m, j) => {
         const op = m.op === "above" ? 1 : m.op === "code-below" ? 2 : 3;
-        job.dispatch("applyMap", groups, {
-          u: [n, size, reg!.codes, 0, 0, reg!.limits[j]!, reg!.before, 0, 0, 0, 0, 0, op, source],
-          f: [m.value],
+        job.run(PROGRAMS.applyMap, groups, {
+          ...shape,
+          codes: reg!.codes,
+          limits: reg!.limits[j]!,
+          before: reg!.before,
+          op,
+          source,
+          value: m.value,
         });
       });
       if (trace) {
         const at = { codes: job.allocInts(n), readings: job.allocFloats(n) };
         trace.push(at);
-        job.dispatch("traceStep", groups, {
-          u: [n, size, reg.codes, at.codes, at.readings, 0, 0, 0, 0, 0, 0, 0, 0, source],
+        job.run(PROGRAMS.traceStep, groups, {
+          ...shape,
+          codes: reg.codes,
+          outCodes: at.codes,
+          outReadings: at.readings,
+          source,
         });
       }
-      const left = plan.measurements - k - 1;
-      let mode: number;
-      let f: number[] = [];
-      if (spec.algorithm.name === "linear-prediction") {
-        mode = 3;
-        f = [0, plan.start, spec.algorithm.offset ?? 0, spec.algorithm.slope ?? 1];
-      } else if (spec.algorithm.name === "secant") {
-        mode = 4;
-        const [floor, ceiling] = spec.algorithm.limits ?? [-F32_MAX, F32_MAX];
-        f = [
-          0,
-          plan.increments[0]!,
-          plan.span,
-          plan.window,
-          spec.algorithm.scale === "reciprocal" ? 1 : 0,
-          Math.max(floor, -F32_MAX),
-          Math.min(ceiling, F32_MAX),
-        ];
-      } else {
-        mode = left > 1 ? 0 : left === 1 ? 1 : 2;
-        f = [0, left > 1 ? plan.increments[k]! : 0];
-      }
-      job.dispatch("searchUpdate", groups, {
-        u: [
-          n,
-          size,
-          reg.codes,
-          reg.histCodes,
-          reg.histDist,
-          reg.targets,
-          0,
-          mode,
-          ...bounds,
-          plan.best,
-          left,
-          spec.inverted ? 1 : 0,
+      job.dispatch(
+        "searchUpdate",
+        groups,
+        searchUpdateDesc(plan, spec.inverted ?? false, k, {
+          ...shape,
+          codes: reg.codes,
+          histCodes: reg.histCodes,
+          histDist: reg.histDist,
+          targets: reg.targets,
           source,
-        ],
-        f,
-      });
+        }),
+      );
     }
-    job.dispatch("writeField", groups, { u: [n, size, reg.codes, 0, 0, 0, 0, id] });
-    job.dispatch("searchSuccess", groups, {
-      u: [n, size, reg.codes, 0, 0, 0, reg.success, 0, ...bounds],
+    job.run(PROGRAMS.writeField, groups, { ...shape, codes: reg.codes, field: id });
+    job.run(PROGRAMS.searchSuccess, groups, {
+      ...shape,
+      codes: reg.codes,
+      success: reg.success,
+      lower,
+      upper,
     });
     return reg;
   }
