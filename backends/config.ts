@@ -306,6 +306,28 @@ export const NEURON_CAPMEM_ROWS = [
 export type NeuronCapMemRow = (typeof NEURON_CAPMEM_ROWS)[number];
 
 /**
+ * The fields a search may move, once for every executor: the per-neuron
+ * CapMem rows, the quadrant cells and the CADC channel offsets. Its order
+ * is the field number the WGSL `writeField` kernel switches on.
+ *
+ * @example
+ * ```ts
+ * import { SEARCHABLE_FIELDS } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(SEARCHABLE_FIELDS[0], "v_leak");
+ * assert.equal(SEARCHABLE_FIELDS.at(-1), "cadc_channel_offset");
+ * assert.ok(!(SEARCHABLE_FIELDS as readonly string[]).includes("membrane_capacitance"));
+ * ```
+ */
+export const SEARCHABLE_FIELDS = [
+  ...NEURON_CAPMEM_ROWS,
+  "syn_i_bias_dac",
+  "cadc_v_ramp_offset",
+  "cadc_i_ramp_slope",
+  "cadc_channel_offset",
+] as const satisfies readonly FieldName[];
+
+/**
  * Fields a search may move: CapMem rows, quadrant cells, channel offsets.
  *
  * @example
@@ -318,12 +340,7 @@ export type NeuronCapMemRow = (typeof NEURON_CAPMEM_ROWS)[number];
  * assert.equal(fieldSize(field), 4);
  * ```
  */
-export type SearchableField =
-  | NeuronCapMemRow
-  | "syn_i_bias_dac"
-  | "cadc_v_ramp_offset"
-  | "cadc_i_ramp_slope"
-  | "cadc_channel_offset";
+export type SearchableField = (typeof SEARCHABLE_FIELDS)[number];
 
 /**
  * Number of elements a field has per chip.

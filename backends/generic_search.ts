@@ -10,7 +10,7 @@
  */
 
 import type { Backend, ReadingMap, SearchResult, SearchSpec } from "./backend.ts";
-import { FIELDS, fieldSize } from "./config.ts";
+import { FIELDS, fieldSize, SEARCHABLE_FIELDS } from "./config.ts";
 import { NEURONS, QUADRANTS } from "./layout.ts";
 import { measurementSize, validateMeasurement } from "./measurement.ts";
 import {
@@ -21,12 +21,7 @@ import {
   startOffsets,
 } from "./search_rules.ts";
 
-const _SEARCHABLE = new Set([
-  "syn_i_bias_dac",
-  "cadc_v_ramp_offset",
-  "cadc_i_ramp_slope",
-  "cadc_channel_offset",
-]);
+const _SEARCHABLE: ReadonlySet<string> = new Set(SEARCHABLE_FIELDS);
 
 /**
  * Checks a search spec and returns its shape: instances per chip and range.
@@ -86,7 +81,7 @@ function _searchShape(
     throw new TypeError(`Unknown search field "${String(field)}"`);
   }
   const f = FIELDS[field];
-  if (f.group !== "capmem" && !_SEARCHABLE.has(field)) {
+  if (!_SEARCHABLE.has(field)) {
     throw new TypeError(`Field "${field}" cannot be searched`);
   }
   const [lower, upper] = range ?? [f.min, f.max];

@@ -8,7 +8,13 @@
  * @module
  */
 
-import { type ChipConfig, FIELD_NAMES, type FieldName, FIELDS } from "../config.ts";
+import {
+  type ChipConfig,
+  FIELD_NAMES,
+  type FieldName,
+  FIELDS,
+  SEARCHABLE_FIELDS,
+} from "../config.ts";
 import { CADC_CHANNELS, NEURONS, QUADRANTS } from "../layout.ts";
 import type { ChipMismatch } from "../twin/mismatch.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
@@ -36,9 +42,6 @@ export const NEURON_FIELDS: readonly FieldName[] = FIELD_NAMES.filter((f) =>
 
 /** i32 values per `NeuronConfig`: one per per-neuron field, in {@linkcode NEURON_FIELDS} order (31). */
 export const NEURON_CONFIG_INTS: number = NEURON_FIELDS.length;
-
-/** How many of {@linkcode NEURON_FIELDS} (the first ones) are CapMem rows a search may write. */
-const _NEURON_CAPMEM = NEURON_FIELDS.filter((f) => FIELDS[f].group === "capmem").length;
 
 /**
  * The `Twin` uniform: the model numbers the kernels read.
@@ -291,16 +294,8 @@ export function unpackField(
  * ```
  */
 export function fieldId(field: FieldName): number {
-  const k = NEURON_FIELDS.indexOf(field);
-  if (k >= 0 && k < _NEURON_CAPMEM) return k;
-  const rest: Partial<Record<FieldName, number>> = {
-    syn_i_bias_dac: _NEURON_CAPMEM,
-    cadc_v_ramp_offset: _NEURON_CAPMEM + 1,
-    cadc_i_ramp_slope: _NEURON_CAPMEM + 2,
-    cadc_channel_offset: _NEURON_CAPMEM + 3,
-  };
-  const id = rest[field];
-  if (id === undefined) throw new TypeError(`Field "${field}" cannot be written by a GPU search`);
+  const id = (SEARCHABLE_FIELDS as readonly FieldName[]).indexOf(field);
+  if (id < 0) throw new TypeError(`Field "${field}" cannot be written by a GPU search`);
   return id;
 }
 
