@@ -108,7 +108,8 @@ fn tauFromThreeSums(s1: f32, s2: f32, s3: f32, n: f32, dt: f32, lo: f32, hi: f32
   return clampf(-(n * dt) / log(ratio), lo, hi);
 }
 
-// desc.u0: 0 = offset-current step, 1 = rise after reset; f0: step duration.
+// desc.u0: 0 = offset-current step, 1 = rise after reset; f0: step duration;
+// f1, f2: the fit bounds (TAU_MEM_BOUNDS).
 // aux[neuron] = (samples per window, sample period).
 @compute @workgroup_size(128)
 fn measureTauMem(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -146,7 +147,7 @@ fn measureTauMem(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     if (kick > 0.0) { kickNow = kick * normalAt(prefix, j + 1u); }
     v = clampf(vRest + (v - vRest) * e + kickNow, twin.railLow, twin.railHigh);
   }
-  readings[info.chip * CHANNELS + n] = tauFromThreeSums(sums.x, sums.y, sums.z, f32(per), dt, 0.1e-6, 2000e-6);
+  readings[info.chip * CHANNELS + n] = tauFromThreeSums(sums.x, sums.y, sums.z, f32(per), dt, desc.f1, desc.f2);
 }
 
 // f0: wait between release and read.
@@ -167,7 +168,8 @@ fn measureTauMemCadc(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   readings[info.chip * CHANNELS + n] = neuronCadc(info, op, n, clampf(v, twin.railLow, twin.railHigh), 0u);
 }
 
-// desc.u0: 0 = excitatory, 1 = inhibitory; u1: events; f0: weight. aux as measureTauMem.
+// desc.u0: 0 = excitatory, 1 = inhibitory; u1: events; f0: weight; f1, f2: the fit
+// bounds (TAU_SYN_BOUNDS). aux as measureTauMem.
 @compute @workgroup_size(128)
 fn measureTauSyn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32) {
@@ -206,7 +208,7 @@ fn measureTauSyn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   }
   var out = twin.infinity;
   if (sums.z / f32(per) - first >= 10.0) {
-    out = tauFromThreeSums(sums.x, sums.y, sums.z, f32(per), dt, 0.1e-6, 100e-6);
+    out = tauFromThreeSums(sums.x, sums.y, sums.z, f32(per), dt, desc.f1, desc.f2);
   }
   readings[info.chip * CHANNELS + n] = out;
 }

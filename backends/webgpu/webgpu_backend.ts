@@ -26,6 +26,8 @@ import {
   type Measurement,
   measurementSize,
   perNeuron,
+  TAU_MEM_BOUNDS,
+  TAU_SYN_BOUNDS,
   traceEventSteps,
   traceSampling,
   validateMeasurement,
@@ -473,6 +475,8 @@ export class WebGpuBackend implements Backend {
         job.run(PROGRAMS.measureTauMem, neuronGroups, {
           method: m.kind === "tau-mem" ? 0 : 1,
           stepSeconds: m.kind === "tau-mem" ? withDefaults(m).stepSeconds : 0,
+          tauLow: TAU_MEM_BOUNDS[0],
+          tauHigh: TAU_MEM_BOUNDS[1],
         }, op);
         return;
       }
@@ -488,6 +492,8 @@ export class WebGpuBackend implements Backend {
           input: m.kind === "tau-syn-exc" ? 0 : 1,
           events: d.events,
           weight: d.weight,
+          tauLow: TAU_SYN_BOUNDS[0],
+          tauHigh: TAU_SYN_BOUNDS[1],
         }, op);
         return;
       }
