@@ -206,6 +206,7 @@ export {
   type NeuronCapMemRow,
   type PatchValue,
   resolvePatch,
+  SEARCHABLE_FIELDS,
   type SearchableField,
 } from "./backends/config.ts";
 export {

@@ -115,6 +115,7 @@ const EXPECTED: Record<string, readonly string[]> = {
     "FieldScope",
     "NEURON_CAPMEM_ROWS",
     "NeuronCapMemRow",
+    "SEARCHABLE_FIELDS",
     "SearchableField",
     "resolvePatch",
     "NEURONS",
