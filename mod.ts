@@ -233,7 +233,7 @@ export { type RemoteBackendOptions, type RemoteOptions } from "./backends/remote
 export { ERROR_CODES, type ErrorCode, ProtocolError } from "./backends/remote/frame.ts";
 
 // Executors, for benchmarks: the twin on the CPU and on WebGPU.
-export { CpuBackend } from "./backends/cpu/cpu_backend.ts";
+export { CpuBackend, type CpuBackendOptions } from "./backends/cpu/cpu_backend.ts";
 export { WebGpuBackend } from "./backends/webgpu/webgpu_backend.ts";
 export {
   DEFAULT_TWIN_CONFIG,

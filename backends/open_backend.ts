@@ -40,6 +40,11 @@ export interface TwinBackendOptions {
   readonly twin?: TwinConfigOverride;
   /** Receives `auto`'s one-line notice when it falls back to the CPU (default: stderr). */
   readonly onNotice?: (message: string) => void;
+  /**
+   * Threads of the CPU executor (1: in-process; default `LIFCAL_CPU_WORKERS`
+   * or the core count). Readings do not depend on it.
+   */
+  readonly workers?: number;
 }
 
 /**
@@ -157,9 +162,10 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
   const seeds = chipSeeds(options.chips);
   const twin = twinConfig(options.twin ?? {});
   const notice = options.onNotice ?? ((m: string) => console.error(m));
+  const cpuOptions = options.workers === undefined ? {} : { workers: options.workers };
   switch (options.backend) {
     case "cpu":
-      return new CpuBackend(seeds, twin);
+      return new CpuBackend(seeds, twin, cpuOptions);
     case "webgpu": {
       const backend = await WebGpuBackend.open(seeds, twin);
       if (!backend) {
@@ -179,11 +185,11 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
           notice(
             `lifcal: WebGPU failed to start (${(e as Error).message}); using the CPU executor`,
           );
-          return new CpuBackend(seeds, twin);
+          return new CpuBackend(seeds, twin, cpuOptions);
         }
       }
       notice(`lifcal: ${test.reason ?? "no usable WebGPU adapter"}; using the CPU executor`);
-      return new CpuBackend(seeds, twin);
+      return new CpuBackend(seeds, twin, cpuOptions);
     }
     default:
       throw new TypeError(

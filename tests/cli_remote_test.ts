@@ -240,7 +240,27 @@ Deno.test("lifcal calibrate --backend remote: an unreachable host, a host lost o
     });
 
     await t.step("a host lost after the first chip", async () => {
-      const server = serveWebSocket(cpuHost([1, 2]), { port: 0 });
+      // The host goes away once the second chip's calibration is under way (its first
+      // measurement): not merely once the first chip's file exists, which a responsive host
+      // (the CPU executor measures on workers) may see before the client opened the next batch.
+      let busy!: () => void;
+      const secondChipBusy = new Promise<void>((r) => (busy = r));
+      const server = serveWebSocket(
+        cpuHost([1, 2], {
+          open: (ix) => {
+            const be = new CpuBackend(ix.map((i) => [1, 2][i]!), DEFAULT_TWIN_CONFIG);
+            if (ix.includes(1)) {
+              const measure = be.measure.bind(be);
+              be.measure = (m, selection) => {
+                busy();
+                return measure(m, selection);
+              };
+            }
+            return Promise.resolve(be);
+          },
+        }),
+        { port: 0 },
+      );
       const out = join(dir, "lost");
       const child = new Deno.Command(Deno.execPath(), {
         args: [
@@ -268,6 +288,7 @@ Deno.test("lifcal calibrate --backend remote: an unreachable host, a host lost o
         if (await Deno.stat(first).then(() => true, () => false)) break;
         await new Promise((r) => setTimeout(r, 50));
       }
+      await Promise.race([secondChipBusy, child.status]);
       await server.shutdown();
       const { code, stderr } = await child.output();
       const text = new TextDecoder().decode(stderr);

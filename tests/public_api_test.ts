@@ -136,6 +136,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   ],
   "benchmark authors: the executors and the twin model's numbers": [
     "CpuBackend",
+    "CpuBackendOptions",
     "WebGpuBackend",
     "DEFAULT_TWIN_CONFIG",
     "TwinConfig",

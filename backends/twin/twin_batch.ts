@@ -55,6 +55,7 @@ export class TwinBatch {
   readonly #configs: ChipConfig[];
   readonly #counters: OperationCounters;
   #params: (ChipParams | undefined)[];
+  readonly #versions: Uint32Array;
 
   /**
    * Creates twins for the given seeds (u32 each, unique).
@@ -85,6 +86,25 @@ export class TwinBatch {
     this.#configs = seeds.map(() => initialConfig());
     this.#counters = new OperationCounters(seeds.length);
     this.#params = seeds.map(() => undefined);
+    this.#versions = new Uint32Array(seeds.length);
+  }
+
+  /**
+   * How many writes have changed chip `c`'s configuration (a cache key for
+   * copies of it).
+   *
+   * @example
+   * ```ts
+   * import { TwinBatch } from "./twin_batch.ts";
+   * import { DEFAULT_TWIN_CONFIG } from "./twin_config.ts";
+   * import assert from "node:assert/strict";
+   * const b = new TwinBatch([1, 2], DEFAULT_TWIN_CONFIG);
+   * b.write({ v_leak: 600 }, { chips: [1] });
+   * assert.deepEqual([b.configVersion(0), b.configVersion(1)], [0, 1]);
+   * ```
+   */
+  configVersion(c: number): number {
+    return this.#versions[c]!;
   }
 
   /**
@@ -211,7 +231,12 @@ export class TwinBatch {
     for (const [field, perChip] of resolved) {
       chips.forEach((c, k) => this.#configs[c]![field].set(perChip[k]!));
     }
-    if (resolved.size > 0) { for (const c of chips) this.#params[c] = undefined; }
+    if (resolved.size > 0) {
+      for (const c of chips) {
+        this.#params[c] = undefined;
+        this.#versions[c]!++;
+      }
+    }
   }
 
   /**
