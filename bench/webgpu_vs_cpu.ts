@@ -20,6 +20,7 @@ import { WebGpuBackend } from "../backends/webgpu/webgpu_backend.ts";
 import { calibrate } from "../calib/calibrate.ts";
 import { CALIB_ALGORITHMS, type CalibAlgorithm } from "../calib/target.ts";
 import { neuronSteps } from "./_neuron_steps.ts";
+import { PEER_CONFIG } from "./peers/export_params.ts";
 
 /** One row of the comparison. */
 export interface ComparisonRow {
@@ -37,17 +38,8 @@ export interface ComparisonRow {
   readonly gpu?: { submits: number; dispatches: number; readbacks: number; passSeconds: number };
 }
 
-const _FIRING = {
-  v_leak: 900,
-  v_threshold: 500,
-  v_reset: 300,
-  i_bias_leak: 300,
-  leak_division: 1,
-  threshold_enable: 1,
-  i_mem_offset: 300,
-  synin_exc_enable: 1,
-  i_bias_synin_exc_gm: 300,
-};
+/** Every neuron firing: the configuration the peers (bench/peers/) time too. */
+const _FIRING = PEER_CONFIG;
 
 const _KINDS: Measurement[] = [
   { kind: "spike-count", windowSeconds: 1e-3 },

@@ -26,8 +26,8 @@ import { DEFAULT_TWIN_CONFIG, type TwinConfig } from "../../backends/twin/twin_c
 /**
  * The configuration of the peer benchmark: every neuron fires regularly
  * (leak potential far above the threshold, leak divided), the excitatory
- * input is connected. The same numbers as `bench/webgpu_vs_cpu.ts`'s
- * firing configuration, so that the two benches time the same work.
+ * input is connected. `bench/webgpu_vs_cpu.ts` times its measurements
+ * under it too, so that the two benches time the same work.
  *
  * @example
  * ```ts
