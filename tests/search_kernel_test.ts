@@ -200,8 +200,7 @@ Deno.test({
         });
       }
     } finally {
-      rt.destroy();
-      gpu.device.destroy();
+      rt.destroy(); // destroys its device too
     }
   },
 });
