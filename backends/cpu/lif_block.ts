@@ -13,6 +13,7 @@
 import { normalAt } from "./fast_normal.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
 import type { KernelParams } from "./kernel_params.ts";
+import { relax } from "./lif_step.ts";
 
 /** Constants and state of a block of neurons (slot `i` is neuron `n0 + i`). */
 export interface LifBlock {
@@ -125,7 +126,7 @@ export function lifBlock(
     const decay = Math.exp(-dt * b.gL[i]! / b.C[i]!);
     b.decay[i] = decay;
     b.kick[i] = sigma * Math.sqrt(1 - decay * decay);
-    // What _ou computes for a whole step (span = dt), cached: the same expressions.
+    // What relax computes for a whole step (span = dt), cached: the same expressions.
     const clampE = Math.exp(-dt / (b.C[i]! / (b.gL[i]! + b.gR[i]!)));
     b.clampDecay[i] = clampE;
     b.clampKick[i] = sigma * Math.sqrt(1 - clampE * clampE);
@@ -198,7 +199,7 @@ export function lifStepAt(b: LifBlock, i: number, I: number, dt: number, sample:
           v = vEq + (v - vEq) * b.clampDecay[i]!;
           if (sigma !== 0) v = v + b.clampKick[i]! * normalAt(noisePrefix, noiseIndex);
         } else {
-          v = _ou(v, vEq, C / g, span, sigma, noisePrefix, noiseIndex);
+          v = relax(v, vEq, C / g, span, sigma, noisePrefix, noiseIndex);
         }
       } else {
         span = t < refLeft ? t : refLeft;
@@ -206,7 +207,7 @@ export function lifStepAt(b: LifBlock, i: number, I: number, dt: number, sample:
           v = vInf + (v - vInf) * b.freeDecay[i]!;
           if (sigma !== 0) v = v + b.freeKick[i]! * normalAt(noisePrefix, noiseIndex);
         } else {
-          v = _ou(v, vInf, tau, span, sigma, noisePrefix, noiseIndex);
+          v = relax(v, vInf, tau, span, sigma, noisePrefix, noiseIndex);
         }
       }
       refLeft -= span;
@@ -220,7 +221,7 @@ export function lifStepAt(b: LifBlock, i: number, I: number, dt: number, sample:
         const kick = b.kick[i]!;
         if (kick > 0) v1 += kick * normalAt(noisePrefix, noiseIndex);
       } else {
-        v1 = _ou(v0, vInf, tau, t, sigma, noisePrefix, noiseIndex);
+        v1 = relax(v0, vInf, tau, t, sigma, noisePrefix, noiseIndex);
       }
       if (b.thr[i] && v1 >= VT) {
         let cross: number;
@@ -244,19 +245,4 @@ export function lifStepAt(b: LifBlock, i: number, I: number, dt: number, sample:
   }
   b.v[i] = v;
   b.refLeft[i] = refLeft;
-}
-
-function _ou(
-  v: number,
-  target: number,
-  tau: number,
-  span: number,
-  sigma: number,
-  prefix: number,
-  index: number,
-): number {
-  const e = Math.exp(-span / tau);
-  const next = target + (v - target) * e;
-  if (sigma === 0) return next;
-  return next + sigma * Math.sqrt(1 - e * e) * normalAt(prefix, index);
 }

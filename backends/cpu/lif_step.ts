@@ -117,10 +117,10 @@ export function lifStep(
         span = t < clampLeft ? t : clampLeft;
         const g = k.gL + k.gR;
         const vEq = (k.gR * k.VRcell + k.gL * k.EL + I) / g;
-        s.v = _ou(s.v, vEq, k.C / g, span, k.sigma, noisePrefix, noiseIndex);
+        s.v = relax(s.v, vEq, k.C / g, span, k.sigma, noisePrefix, noiseIndex);
       } else {
         span = t < s.refLeft ? t : s.refLeft;
-        s.v = _ou(s.v, vInf, tau, span, k.sigma, noisePrefix, noiseIndex);
+        s.v = relax(s.v, vInf, tau, span, k.sigma, noisePrefix, noiseIndex);
       }
       s.refLeft -= span;
       if (s.refLeft < 1e-15) s.refLeft = 0;
@@ -132,7 +132,7 @@ export function lifStep(
         v1 = vInf + (v0 - vInf) * k.stepDecay!;
         if (k.stepKick! > 0) v1 += k.stepKick! * normalAt(noisePrefix, noiseIndex);
       } else {
-        v1 = _ou(v0, vInf, tau, t, k.sigma, noisePrefix, noiseIndex);
+        v1 = relax(v0, vInf, tau, t, k.sigma, noisePrefix, noiseIndex);
       }
       if (k.threshold && v1 >= k.VT) {
         let cross: number;
@@ -156,21 +156,6 @@ export function lifStep(
   }
 }
 
-function _ou(
-  v: number,
-  target: number,
-  tau: number,
-  span: number,
-  sigma: number,
-  prefix: number,
-  index: number,
-): number {
-  const e = Math.exp(-span / tau);
-  const next = target + (v - target) * e;
-  if (sigma === 0) return next;
-  return next + sigma * Math.sqrt(1 - e * e) * normalAt(prefix, index);
-}
-
 /**
  * Exact OU relaxation over `span` without spikes: the building block of the
  * settled and trace measurements.
@@ -192,5 +177,8 @@ export function relax(
   prefix: number,
   index: number,
 ): number {
-  return _ou(v, target, tau, span, sigma, prefix, index);
+  const e = Math.exp(-span / tau);
+  const next = target + (v - target) * e;
+  if (sigma === 0) return next;
+  return next + sigma * Math.sqrt(1 - e * e) * normalAt(prefix, index);
 }
