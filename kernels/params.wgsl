@@ -2,24 +2,78 @@
 // the GPU: configuration + mismatch → effective parameters of every neuron
 // and CADC channel, so a search can change codes without leaving the GPU.
 //
-// Dispatch: one workgroup of 128 invocations per quadrant of every act
-// chip (desc.chips × 4 workgroups, linear over a 2-D grid). Each invocation
-// computes one neuron and its two CADC channels; the workgroup reduces the
-// quadrant's mean current code (crosstalk m_q; the COBA current cells are
-// not part of it) and counts same-code neighbours of the five voltage rows
-// (128 loop iterations per invocation).
+// Two dispatches, neither with workgroup memory or barriers (on llvmpipe a
+// workgroup that synchronises runs as coroutines, which cost more than the
+// whole computation):
+// - quadrantStats: one invocation per (quadrant, row) of every act chip
+//   (desc.chips × 4 × 6 invocations): row 0 sums the quadrant's current
+//   codes (crosstalk m_q; the COBA current cells are not part of it), rows
+//   1..5 count, for each neuron, the quadrant's neurons whose code of a
+//   voltage row lies within 1 of its own (a histogram of the row's codes in
+//   private memory: 257 + 2 × 128 loop iterations). Results go to `stats`.
+// - computeParams: one invocation per neuron (desc.chips × 4 workgroups of
+//   128), reading its stats.
 
-var<workgroup> wgCurrent: array<i32, 128>;
-var<workgroup> wgLeak: array<i32, 128>;
-var<workgroup> wgReset: array<i32, 128>;
-var<workgroup> wgThreshold: array<i32, 128>;
-var<workgroup> wgCrefExc: array<i32, 128>;
-var<workgroup> wgCrefInh: array<i32, 128>;
+const STAT_ROWS: u32 = 8u;
+const STAT_MQ: u32 = 5u;
 
 fn currentSum(c: NeuronConfig) -> i32 {
   return c.i_bias_leak + c.i_bias_reset + c.i_mem_offset + c.i_bias_synin_exc_tau +
     c.i_bias_synin_exc_gm + c.i_bias_synin_exc_shift + c.i_bias_synin_inh_tau +
     c.i_bias_synin_inh_gm + c.i_bias_synin_inh_shift;
+}
+
+// The code of voltage row `row` (1..5: v_leak, v_reset, v_threshold,
+// e_synin_exc_rev, e_synin_inh_rev) of a neuron.
+fn voltageCode(c: NeuronConfig, row: u32) -> i32 {
+  switch (row) {
+    case 1u: { return c.v_leak; }
+    case 2u: { return c.v_reset; }
+    case 3u: { return c.v_threshold; }
+    case 4u: { return c.e_synin_exc_rev; }
+    default: { return c.e_synin_inh_rev; }
+  }
+}
+
+@compute @workgroup_size(64)
+fn quadrantStats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let idx = linearIndex(wid, nwg, lid, 64u);
+  let act = idx / 24u;
+  if (act >= desc.chips) { return; }
+  let info = chipInfo[act];
+  let q = (idx / 6u) % 4u;
+  let row = idx % 6u;
+  let first = info.chip * NEURONS + q * 128u;
+  if (row == 0u) {
+    var sum = 0;
+    for (var j = 0u; j < 128u; j++) {
+      sum += currentSum(cfgNeuron[first + j]);
+    }
+    let mq = bitcast<u32>(f32(sum) / (128.0 * 9.0));
+    for (var j = 0u; j < 128u; j++) {
+      stats[(first + j) * STAT_ROWS + STAT_MQ] = mq;
+    }
+    return;
+  }
+  // Codes 0..1022 at bins 1..1023 (bins 0 and 1024 stay empty), four bins a
+  // word, one byte each: at most 128 neurons share a code.
+  var hist: array<u32, 257>;
+  for (var w = 0u; w < 257u; w++) {
+    hist[w] = 0u;
+  }
+  for (var j = 0u; j < 128u; j++) {
+    let bin = u32(clamp(voltageCode(cfgNeuron[first + j], row), 0, 1022)) + 1u;
+    hist[bin >> 2u] += 1u << (8u * (bin & 3u));
+  }
+  for (var j = 0u; j < 128u; j++) {
+    let bin = u32(clamp(voltageCode(cfgNeuron[first + j], row), 0, 1022)) + 1u;
+    var count = 0u;
+    for (var b = bin - 1u; b <= bin + 1u; b++) {
+      count += (hist[b >> 2u] >> (8u * (b & 3u))) & 255u;
+    }
+    stats[(first + j) * STAT_ROWS + row - 1u] = count;
+  }
 }
 
 @compute @workgroup_size(128)
@@ -30,41 +84,20 @@ fn computeParams(
 ) {
   let group = wid.y * nwg.x + wid.x;
   let act = group / 4u;
-  let valid = act < desc.chips;
-  let info = chipInfo[min(act, desc.chips - 1u)];
+  if (act >= desc.chips) {
+    return;
+  }
+  let info = chipInfo[act];
   let q = group % 4u;
   let n = q * 128u + lid;
   let i = info.chip * NEURONS + n;
   let cfg = cfgNeuron[i];
-  wgCurrent[lid] = currentSum(cfg);
-  wgLeak[lid] = cfg.v_leak;
-  wgReset[lid] = cfg.v_reset;
-  wgThreshold[lid] = cfg.v_threshold;
-  wgCrefExc[lid] = cfg.e_synin_exc_rev;
-  wgCrefInh[lid] = cfg.e_synin_inh_rev;
-  workgroupBarrier();
-  for (var stride = 64u; stride > 0u; stride = stride >> 1u) {
-    if (lid < stride) {
-      wgCurrent[lid] = wgCurrent[lid] + wgCurrent[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  var nLeak = 0;
-  var nReset = 0;
-  var nThreshold = 0;
-  var nCrefExc = 0;
-  var nCrefInh = 0;
-  for (var j = 0u; j < 128u; j++) {
-    nLeak += select(0, 1, abs(wgLeak[j] - cfg.v_leak) <= 1);
-    nReset += select(0, 1, abs(wgReset[j] - cfg.v_reset) <= 1);
-    nThreshold += select(0, 1, abs(wgThreshold[j] - cfg.v_threshold) <= 1);
-    nCrefExc += select(0, 1, abs(wgCrefExc[j] - cfg.e_synin_exc_rev) <= 1);
-    nCrefInh += select(0, 1, abs(wgCrefInh[j] - cfg.e_synin_inh_rev) <= 1);
-  }
-  if (!valid) {
-    return;
-  }
-  let mq = f32(wgCurrent[0]) / (128.0 * 9.0);
+  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
+  let nLeak = i32(stats[i * STAT_ROWS]);
+  let nReset = i32(stats[i * STAT_ROWS + 1u]);
+  let nThreshold = i32(stats[i * STAT_ROWS + 2u]);
+  let nCrefExc = i32(stats[i * STAT_ROWS + 3u]);
+  let nCrefInh = i32(stats[i * STAT_ROWS + 4u]);
   let m = mismNeuron[i];
   let qm = mismQuadrant[info.chip * 4u + q];
   let xt = (mq - twin.xtPivot) / 1022.0;

@@ -115,6 +115,9 @@ struct MeasState { v: f32, refLeft: f32, best: f32, spikes: f32, xe: f32, xi: f3
 @group(0) @binding(13) var<storage, read> aux: array<vec2<f32>>;
 @group(0) @binding(14) var<storage, read_write> sInt: array<i32>;
 @group(0) @binding(15) var<storage, read_write> sFloat: array<f32>;
+// Per neuron of every chip 8 words from quadrantStats (params.wgsl): same-code
+// counts of the five voltage rows, then the quadrant's mean current code (f32 bits).
+@group(0) @binding(16) var<storage, read_write> stats: array<u32>;
 
 const NEURONS: u32 = 512u;
 const CHANNELS: u32 = 1024u;

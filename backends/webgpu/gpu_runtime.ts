@@ -13,7 +13,7 @@ import { wgslSource } from "./wgsl_source.ts";
 
 /** The kernel entry points, by the WGSL module that holds them. */
 export const KERNELS = {
-  params: ["computeParams"],
+  params: ["quadrantStats", "computeParams"],
   measure: [
     "measureSettled",
     "measureThresholdMax",
@@ -63,6 +63,7 @@ export const BINDINGS = [
   "aux",
   "sInt",
   "sFloat",
+  "stats",
 ] as const;
 
 /** A buffer of the bind group. */
@@ -77,7 +78,7 @@ const _READ_ONLY: ReadonlySet<BindingName> = new Set([
 ]);
 
 /** Storage buffers a pipeline needs per shader stage. */
-export const STORAGE_BUFFERS = 14;
+export const STORAGE_BUFFERS = 15;
 
 /**
  * Requests a device for the twin kernels, with limits raised to what the
@@ -130,6 +131,25 @@ export interface Readback {
   readonly size: number;
 }
 
+/** Counters of a {@linkcode GpuRuntime}. */
+export interface GpuStats {
+  /** Queue submits. */
+  submits: number;
+  /** Compute dispatches. */
+  dispatches: number;
+  /** Submits that read results back (one `mapAsync` each). */
+  readbacks: number;
+  /** GPU time of the profiled dispatches (s), from timestamp queries. */
+  passSeconds: number;
+  /** The same time by kernel entry point (s). */
+  kernelSeconds: Partial<Record<KernelName, number>>;
+  /** Dispatches by kernel entry point. */
+  kernelDispatches: Partial<Record<KernelName, number>>;
+}
+
+/** Timestamp queries per query set (WebGPU's limit). */
+const _QUERIES_PER_SET = 4096;
+
 /** Device, pipelines and buffers of one WebGPU twin backend. */
 export class GpuRuntime {
   /** The device. */
@@ -142,9 +162,20 @@ export class GpuRuntime {
   #bindGroup: GPUBindGroup | undefined;
   #staging: GPUBuffer | undefined;
   #lost: string | undefined;
-  /** Work done so far; `passSeconds` is GPU time from timestamp queries while profiling. */
-  readonly stats = { submits: 0, dispatches: 0, readbacks: 0, passSeconds: 0 };
-  #querySet: GPUQuerySet | undefined;
+  /**
+   * Work done so far; `passSeconds` is GPU time from timestamp queries while
+   * profiling, and `kernelSeconds` the same time by kernel entry point.
+   */
+  readonly stats: GpuStats = {
+    submits: 0,
+    dispatches: 0,
+    readbacks: 0,
+    passSeconds: 0,
+    kernelSeconds: {},
+    kernelDispatches: {},
+  };
+  #profiling = false;
+  readonly #querySets: GPUQuerySet[] = [];
   #queryBuffer: GPUBuffer | undefined;
 
   private constructor(device: GPUDevice, adapter: string, layout: GPUBindGroupLayout) {
@@ -290,36 +321,54 @@ export class GpuRuntime {
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.device.pushErrorScope("validation");
     const encoder = this.device.createCommandEncoder();
-    const timed = this.#querySet !== undefined && dispatches.length > 0;
+    const timed = this.#profiling && dispatches.length > 0;
+    if (timed) this.#ensureQueries(2 * dispatches.length);
     if (dispatches.length > 0) {
-      const pass = encoder.beginComputePass(
-        timed
-          ? {
-            timestampWrites: {
-              querySet: this.#querySet!,
-              beginningOfPassWriteIndex: 0,
-              endOfPassWriteIndex: 1,
-            },
-          }
-          : {},
-      );
+      // While profiling, every dispatch gets a pass of its own with timestamps
+      // around it, so the GPU time splits by kernel; otherwise one pass.
+      let pass = timed ? undefined : encoder.beginComputePass();
       let current: KernelName | undefined;
       dispatches.forEach((d, k) => {
+        if (timed) {
+          pass = encoder.beginComputePass({
+            timestampWrites: {
+              querySet: this.#querySets[Math.floor((2 * k) / _QUERIES_PER_SET)]!,
+              beginningOfPassWriteIndex: (2 * k) % _QUERIES_PER_SET,
+              endOfPassWriteIndex: (2 * k) % _QUERIES_PER_SET + 1,
+            },
+          });
+          current = undefined;
+        }
         if (d.kernel !== current) {
-          pass.setPipeline(this.#pipelines.get(d.kernel)!);
+          pass!.setPipeline(this.#pipelines.get(d.kernel)!);
           current = d.kernel;
         }
-        pass.setBindGroup(0, group, [k * DESC_STRIDE]);
+        pass!.setBindGroup(0, group, [k * DESC_STRIDE]);
         // Reshape past the per-dimension limit; kernels rebuild the linear index.
         const x = Math.min(d.groups, max);
         const y = Math.ceil(d.groups / x);
-        pass.dispatchWorkgroups(x, y);
+        pass!.dispatchWorkgroups(x, y);
+        if (timed) pass!.end();
       });
-      pass.end();
+      if (!timed) pass!.end();
     }
+    const queryBytes = 16 * dispatches.length;
     if (timed) {
-      encoder.resolveQuerySet(this.#querySet!, 0, 2, this.#queryBuffer!, 0);
-      readbacks = [...readbacks, { buffer: "timestamps" as BindingName, offset: 0, size: 16 }];
+      for (let set = 0; set * _QUERIES_PER_SET < 2 * dispatches.length; set++) {
+        const count = Math.min(_QUERIES_PER_SET, 2 * dispatches.length - set * _QUERIES_PER_SET);
+        encoder.resolveQuerySet(
+          this.#querySets[set]!,
+          0,
+          count,
+          this.#queryBuffer!,
+          set * _QUERIES_PER_SET * 8,
+        );
+      }
+      readbacks = [...readbacks, {
+        buffer: "timestamps" as BindingName,
+        offset: 0,
+        size: queryBytes,
+      }];
     }
     const total = readbacks.reduce((s, r) => s + Math.ceil(r.size / 4) * 4, 0);
     let staging: GPUBuffer | undefined;
@@ -346,6 +395,9 @@ export class GpuRuntime {
     if (error) throw new Error(`WebGPU rejected the work: ${error.message}`);
     this.stats.submits++;
     this.stats.dispatches += dispatches.length;
+    for (const d of dispatches) {
+      this.stats.kernelDispatches[d.kernel] = (this.stats.kernelDispatches[d.kernel] ?? 0) + 1;
+    }
     if (!staging) {
       await this.device.queue.onSubmittedWorkDone();
       return [];
@@ -363,7 +415,11 @@ export class GpuRuntime {
     if (this.#lost) throw new Error(`The WebGPU device was lost (${this.#lost})`);
     if (timed) {
       const t = new BigUint64Array(out.pop()!);
-      this.stats.passSeconds += Number(t[1]! - t[0]!) / 1e9;
+      dispatches.forEach((d, k) => {
+        const seconds = Number(t[2 * k + 1]! - t[2 * k]!) / 1e9;
+        this.stats.passSeconds += seconds;
+        this.stats.kernelSeconds[d.kernel] = (this.stats.kernelSeconds[d.kernel] ?? 0) + seconds;
+      });
     }
     return out;
   }
@@ -379,23 +435,35 @@ export class GpuRuntime {
    * ```
    */
   profile(on: boolean): boolean {
-    if (on && !this.#querySet && this.device.features.has("timestamp-query")) {
-      this.#querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
-      this.#queryBuffer = this.device.createBuffer({
-        size: 16,
-        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-      });
-    } else if (!on && this.#querySet) {
-      this.#querySet.destroy();
-      this.#queryBuffer!.destroy();
-      this.#querySet = undefined;
+    this.#profiling = on && this.device.features.has("timestamp-query");
+    if (!this.#profiling) {
+      for (const q of this.#querySets) q.destroy();
+      this.#querySets.length = 0;
+      this.#queryBuffer?.destroy();
       this.#queryBuffer = undefined;
     }
-    return this.#querySet !== undefined;
+    return this.#profiling;
+  }
+
+  #ensureQueries(count: number): void {
+    while (this.#querySets.length * _QUERIES_PER_SET < count) {
+      this.#querySets.push(
+        this.device.createQuerySet({ type: "timestamp", count: _QUERIES_PER_SET }),
+      );
+    }
+    const bytes = this.#querySets.length * _QUERIES_PER_SET * 8;
+    if (!this.#queryBuffer || this.#queryBuffer.size < bytes) {
+      this.#queryBuffer?.destroy();
+      this.#queryBuffer = this.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+    }
   }
 
   /** Releases every buffer and the device. */
   destroy(): void {
+    this.profile(false);
     for (const b of this.#buffers.values()) b.destroy();
     this.#staging?.destroy();
     this.#buffers.clear();

@@ -84,6 +84,7 @@ export function descOf<U extends string, F extends string>(
  * ```
  */
 export const PROGRAMS = {
+  quadrantStats: program("quadrantStats", [], []),
   computeParams: program("computeParams", [], []),
   measureSettled: program("measureSettled", ["reads", "kind"], []),
   measureThresholdMax: program(

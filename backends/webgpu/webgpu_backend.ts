@@ -39,7 +39,13 @@ import { descOf, type KernelProgram, PROGRAMS, searchUpdateDesc } from "./progra
 import { sampling } from "../cpu/tau_estimator.ts";
 import { TwinBatch } from "../twin/twin_batch.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
-import { type Dispatch, GpuRuntime, type KernelName, requestTwinDevice } from "./gpu_runtime.ts";
+import {
+  type Dispatch,
+  GpuRuntime,
+  type GpuStats,
+  type KernelName,
+  requestTwinDevice,
+} from "./gpu_runtime.ts";
 import {
   CHIP_CONFIG_INTS,
   type DescValues,
@@ -193,6 +199,7 @@ export class WebGpuBackend implements Backend {
     rt.ensure("readings", chips * CADC_CHANNELS * 4);
     rt.ensure("mstate", chips * NEURONS * MEAS_STATE_FLOATS * 4);
     rt.ensure("aux", chips * NEURONS * 8);
+    rt.ensure("stats", chips * NEURONS * 8 * 4);
   }
 
   /**
@@ -221,14 +228,21 @@ export class WebGpuBackend implements Backend {
     return this.#batch.twin;
   }
 
-  /** Submits, dispatches, readbacks and (while profiling) GPU pass time so far. */
-  get gpuStats(): { submits: number; dispatches: number; readbacks: number; passSeconds: number } {
-    return { ...this.#rt.stats };
+  /** Submits, dispatches, readbacks and (while profiling) GPU time so far, in all and by kernel. */
+  get gpuStats(): GpuStats {
+    const s = this.#rt.stats;
+    return {
+      ...s,
+      kernelSeconds: { ...s.kernelSeconds },
+      kernelDispatches: { ...s.kernelDispatches },
+    };
   }
 
   /**
-   * Times every compute pass on the GPU with timestamp queries (where the
-   * adapter offers them); returns whether profiling is on.
+   * Times every dispatch on the GPU with timestamp queries (where the
+   * adapter offers them), each in a compute pass of its own, so
+   * `gpuStats.kernelSeconds` splits the time by kernel; returns whether
+   * profiling is on.
    */
   profile(on: boolean): boolean {
     return this.#rt.profile(on);
@@ -437,6 +451,7 @@ export class WebGpuBackend implements Backend {
   #encodeMeasurement(job: _Job, m: Measurement): void {
     const op = job.op++;
     const neuronGroups = job.active.length * 4;
+    job.run(PROGRAMS.quadrantStats, Math.ceil((job.active.length * 24) / 64), {});
     job.run(PROGRAMS.computeParams, neuronGroups, {});
     const twin = this.#batch.twin;
     switch (m.kind) {
