@@ -147,20 +147,18 @@ fn toUniform(h: u32) -> f32 {
   return (f32(h >> 8u) + 0.5) * 5.9604644775390625e-8;
 }
 
+// Acklam's rational approximation. The two tails share one branch (the
+// upper tail is the lower one of 1 − p, mirrored; 1 − p is exact in f32 for
+// these p), so SIMD lanes in opposite tails evaluate it once.
 fn inverseNormal(p: f32) -> f32 {
-  if (p < 0.02425) {
-    let q = sqrt(-2.0 * log(p));
-    return (((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q -
+  let t = min(p, 1.0 - p);
+  if (t < 0.02425) {
+    let q = sqrt(-2.0 * log(t));
+    let z = (((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q -
       2.549732539343734) * q + 4.374664141464968) * q + 2.938163982698783) /
       ((((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q +
         3.754408661907416) * q + 1.0);
-  }
-  if (p > 0.97575) {
-    let q = sqrt(-2.0 * log(1.0 - p));
-    return -(((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q -
-      2.549732539343734) * q + 4.374664141464968) * q + 2.938163982698783) /
-      ((((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q +
-        3.754408661907416) * q + 1.0);
+    return select(-z, z, p < 0.5);
   }
   let q = p - 0.5;
   let r = q * q;
@@ -301,56 +299,69 @@ struct Lif {
   t: f32,
 }
 
+// The relaxation goals and time constants of a neuron at input current I
+// (the segments of one step share them).
+struct Phases { vInf: f32, tau: f32, vEq: f32, tauClamp: f32 }
+
+fn phasesAt(p: NeuronParams, I: f32) -> Phases {
+  let g = p.gL + p.gR;
+  return Phases(p.EL + I / p.gL, p.C / p.gL, (p.gR * p.VRcell + p.gL * p.EL + I) / g, p.C / g);
+}
+
+// A threshold crossing inside the rest `t` of a step that goes from v0 to v1
+// when free: count the spike, place the membrane at V_T and start the
+// refractory time at the crossing (or reset at once without one).
+fn spike(s: ptr<function, Lif>, p: NeuronParams, c: Phases, v0: f32, v1: f32) {
+  var crossAt: f32;
+  if (v0 >= p.VT) {
+    crossAt = 0.0;
+  } else if (c.vInf > p.VT) {
+    crossAt = c.tau * log1p((p.VT - v0) / (c.vInf - p.VT));
+  } else {
+    crossAt = (*s).t * (p.VT - v0) / (v1 - v0);
+  }
+  crossAt = clampf(crossAt, 0.0, (*s).t);
+  (*s).spikes = (*s).spikes + 1.0;
+  (*s).v = p.VT;
+  (*s).t = (*s).t - crossAt;
+  if (p.tRef > 0.0) {
+    (*s).refLeft = p.tRef;
+  } else {
+    (*s).v = p.VRcell;
+  }
+  (*s).v = clampf((*s).v, twin.railLow, twin.railHigh);
+}
+
 // One segment of a step (a phase: reset clamp, holdoff or free; a spike ends
 // a segment). `lifStep` calls it at most 6 times, unrolled, so it adds no
-// loop iterations.
-fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, threshold: bool, I: f32, prefix: u32, index: u32) {
-  let vInf = p.EL + I / p.gL;
-  let tau = p.C / p.gL;
-  if ((*s).refLeft > 0.0) {
-    let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
-    var span: f32;
-    if (clampLeft > 0.0) {
-      span = min((*s).t, clampLeft);
-      let g = p.gL + p.gR;
-      let vEq = (p.gR * p.VRcell + p.gL * p.EL + I) / g;
-      (*s).v = ou((*s).v, vEq, p.C / g, span, prefix, index);
-    } else {
-      span = min((*s).t, (*s).refLeft);
-      (*s).v = ou((*s).v, vInf, tau, span, prefix, index);
-    }
+// loop iterations. The three phases pick their goal, time constant and span
+// first and share one relaxation, so SIMD lanes in different phases draw
+// one normal and one exponential per segment, not three.
+fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, c: Phases, threshold: bool, prefix: u32, index: u32) {
+  let refractory = (*s).refLeft > 0.0;
+  let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
+  let inClamp = refractory && clampLeft > 0.0;
+  var span = (*s).t;
+  if (inClamp) {
+    span = min((*s).t, clampLeft);
+  } else if (refractory) {
+    span = min((*s).t, (*s).refLeft);
+  }
+  let v0 = (*s).v;
+  let v1 = ou(v0, select(c.vInf, c.vEq, inClamp), select(c.tau, c.tauClamp, inClamp), span, prefix, index);
+  if (refractory) {
+    (*s).v = clampf(v1, twin.railLow, twin.railHigh);
     (*s).refLeft = (*s).refLeft - span;
     if ((*s).refLeft < 1e-15) {
       (*s).refLeft = 0.0;
     }
     (*s).t = (*s).t - span;
+  } else if (threshold && v1 >= p.VT) {
+    spike(s, p, c, v0, v1);
   } else {
-    let v0 = (*s).v;
-    let v1 = ou(v0, vInf, tau, (*s).t, prefix, index);
-    if (threshold && v1 >= p.VT) {
-      var crossAt: f32;
-      if (v0 >= p.VT) {
-        crossAt = 0.0;
-      } else if (vInf > p.VT) {
-        crossAt = tau * log1p((p.VT - v0) / (vInf - p.VT));
-      } else {
-        crossAt = (*s).t * (p.VT - v0) / (v1 - v0);
-      }
-      crossAt = clampf(crossAt, 0.0, (*s).t);
-      (*s).spikes = (*s).spikes + 1.0;
-      (*s).v = p.VT;
-      (*s).t = (*s).t - crossAt;
-      if (p.tRef > 0.0) {
-        (*s).refLeft = p.tRef;
-      } else {
-        (*s).v = p.VRcell;
-      }
-    } else {
-      (*s).v = v1;
-      (*s).t = 0.0;
-    }
+    (*s).v = clampf(v1, twin.railLow, twin.railHigh);
+    (*s).t = 0.0;
   }
-  (*s).v = clampf((*s).v, twin.railLow, twin.railHigh);
 }
 
 // Per-neuron constants of whole-step updates for a step `dt`: the relaxation
@@ -417,9 +428,18 @@ fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: 
     }
     return;
   }
+  // Phase boundaries and crossings: up to six segments. A free neuron that
+  // crosses took its first segment above (the whole-step update, the first
+  // segment of the CPU's step as well), so its segments start at the second.
+  let c = phasesAt(p, I);
   (*s).t = k.dt;
-  for (var seg = 0u; seg < 6u; seg++) {
+  var first = 0u;
+  if (crossing) {
+    spike(s, p, c, (*s).v, v1);
+    first = 1u;
+  }
+  for (var seg = first; seg < 6u; seg++) {
     if (!((*s).t > 0.0)) { break; }
-    lifSegment(s, p, threshold, I, prefix, base + seg);
+    lifSegment(s, p, c, threshold, prefix, base + seg);
   }
 }
