@@ -11,6 +11,8 @@
 //   1..5 count, for each neuron, the quadrant's neurons whose code of a
 //   voltage row lies within 1 of its own (a histogram of the row's codes in
 //   private memory: 257 + 2 × 128 loop iterations). Results go to `stats`.
+//   desc.u0: the rows to compute (bit r: row r), those the writes since the
+//   last dispatch made stale.
 // - computeParams: one invocation per neuron (desc.chips × 4 workgroups of
 //   128), reading its stats.
 
@@ -44,6 +46,7 @@ fn quadrantStats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   let info = chipInfo[act];
   let q = (idx / 6u) % 4u;
   let row = idx % 6u;
+  if (((desc.u0 >> row) & 1u) == 0u) { return; }
   let first = info.chip * NEURONS + q * 128u;
   if (row == 0u) {
     var sum = 0;

@@ -292,6 +292,12 @@ fn ou(v: f32, goal: f32, tau: f32, span: f32, prefix: u32, index: u32) -> f32 {
   return next + twin.sigmaMembrane * sqrt(om * (2.0 - om)) * normalAt(prefix, index);
 }
 
+// `ou` with its normal draw `z` given.
+fn ouWith(v: f32, goal: f32, tau: f32, span: f32, z: f32) -> f32 {
+  let om = oneMinusExp(span / tau);
+  return v + (goal - v) * om + twin.sigmaMembrane * sqrt(om * (2.0 - om)) * z;
+}
+
 struct Lif {
   v: f32,
   refLeft: f32,
@@ -337,7 +343,7 @@ fn spike(s: ptr<function, Lif>, p: NeuronParams, c: Phases, v0: f32, v1: f32) {
 // loop iterations. The three phases pick their goal, time constant and span
 // first and share one relaxation, so SIMD lanes in different phases draw
 // one normal and one exponential per segment, not three.
-fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, c: Phases, threshold: bool, prefix: u32, index: u32) {
+fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, c: Phases, threshold: bool, z: f32) {
   let refractory = (*s).refLeft > 0.0;
   let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
   let inClamp = refractory && clampLeft > 0.0;
@@ -348,7 +354,7 @@ fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, c: Phases, threshold: bool
     span = min((*s).t, (*s).refLeft);
   }
   let v0 = (*s).v;
-  let v1 = ou(v0, select(c.vInf, c.vEq, inClamp), select(c.tau, c.tauClamp, inClamp), span, prefix, index);
+  let v1 = ouWith(v0, select(c.vInf, c.vEq, inClamp), select(c.tau, c.tauClamp, inClamp), span, z);
   if (refractory) {
     (*s).v = clampf(v1, twin.railLow, twin.railHigh);
     (*s).refLeft = (*s).refLeft - span;
@@ -393,13 +399,6 @@ fn lifConstants(p: NeuronParams, dt: f32) -> LifK {
   );
 }
 
-fn kickAt(scale: f32, prefix: u32, index: u32) -> f32 {
-  if (scale == 0.0) {
-    return 0.0;
-  }
-  return scale * normalAt(prefix, index);
-}
-
 // One step of `k.dt`. A step that stays inside one phase (free without a
 // crossing, inside the clamp, inside the holdoff) takes the precomputed
 // whole-step update — the same formula as the first segment of the general
@@ -418,7 +417,10 @@ fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: 
   let goal = select(vInf, vEq, inClamp);
   let om = select(k.omFree, k.omClamp, inClamp);
   let kick = select(k.kickFree, k.kickClamp, inClamp);
-  let v1 = (*s).v + (goal - (*s).v) * om + kickAt(kick, prefix, base);
+  // The step's first draw: the whole-step update's, and its first segment's.
+  var z0 = 0.0;
+  if (twin.sigmaMembrane > 0.0) { z0 = normalAt(prefix, base); }
+  let v1 = (*s).v + (goal - (*s).v) * om + kick * z0;
   let crossing = free && threshold && v1 >= p.VT;
   if ((free && !crossing) || inClamp || inHoldoff) {
     (*s).v = clampf(v1, twin.railLow, twin.railHigh);
@@ -440,6 +442,8 @@ fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: 
   }
   for (var seg = first; seg < 6u; seg++) {
     if (!((*s).t > 0.0)) { break; }
-    lifSegment(s, p, c, threshold, prefix, base + seg);
+    var z = z0;
+    if (seg > 0u && twin.sigmaMembrane > 0.0) { z = normalAt(prefix, base + seg); }
+    lifSegment(s, p, c, threshold, z);
   }
 }

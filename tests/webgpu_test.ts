@@ -140,6 +140,50 @@ Deno.test({
 });
 
 Deno.test({
+  name: "after a GPU search, measurements see the codes it wrote (incremental parameter updates)",
+  ignore,
+  async fn() {
+    // Without noise a reading depends on the parameters only: after a search
+    // (whose writes leave only the statistics rows it changed stale), a
+    // measurement must read exactly what a backend given the same
+    // configuration by the host (everything recomputed) reads.
+    const twin = noiseless(DEFAULT_TWIN_CONFIG);
+    const setup = { i_bias_leak: 300, leak_division: 1, threshold_enable: 0 };
+    const cases: [Omit<SearchSpec, "algorithm">, Measurement][] = [
+      [{ field: "v_leak", target: 120, measurement: { kind: "resting-potential" } }, {
+        kind: "resting-potential",
+      }],
+      [{ field: "v_reset", target: 90, measurement: { kind: "reset-potential" } }, {
+        kind: "reset-potential",
+      }],
+      [{ field: "i_bias_leak", target: 100, measurement: { kind: "resting-potential" } }, {
+        kind: "resting-potential",
+      }],
+      [
+        { field: "v_threshold", target: 140, measurement: { kind: "threshold-max", samples: 50 } },
+        { kind: "threshold-max", samples: 50 },
+      ],
+    ];
+    for (const [search, after] of cases) {
+      const gpu = (await WebGpuBackend.open([4], twin))!;
+      await gpu.write({ ...setup, ...(search.field === "v_threshold" ? { v_leak: 1000 } : {}) });
+      await gpu.measure(after);
+      await gpu.search({ ...search, algorithm: { name: "binary" } });
+      const got = await gpu.measure(after);
+      const [config] = await gpu.config();
+      const fresh = (await WebGpuBackend.open([4], twin))!;
+      await fresh.write(config!);
+      const want = await fresh.measure(after);
+      const distinct = new Set(config![search.field as "v_leak"]).size;
+      assert.ok(distinct > 5, `${search.field}: the search spread the codes (${distinct} values)`);
+      assert.deepEqual(got, want, `${search.field} → ${after.kind}`);
+      await gpu.close();
+      await fresh.close();
+    }
+  },
+});
+
+Deno.test({
   name: "GPU-resident searches, nested ones included, find the CPU's codes",
   ignore,
   async fn() {

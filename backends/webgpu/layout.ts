@@ -299,6 +299,48 @@ export function fieldId(field: FieldName): number {
   return id;
 }
 
+/** Every row of `quadrantStats` (`kernels/params.wgsl`): bit 0 the mean current code, bits 1..5 the voltage rows. */
+export const ALL_STATS_ROWS = 0b111111;
+
+const _STATS_ROW: Partial<Record<FieldName, number>> = {
+  i_bias_leak: 0,
+  i_bias_reset: 0,
+  i_mem_offset: 0,
+  i_bias_synin_exc_tau: 0,
+  i_bias_synin_exc_gm: 0,
+  i_bias_synin_exc_shift: 0,
+  i_bias_synin_inh_tau: 0,
+  i_bias_synin_inh_gm: 0,
+  i_bias_synin_inh_shift: 0,
+  v_leak: 1,
+  v_reset: 2,
+  v_threshold: 3,
+  e_synin_exc_rev: 4,
+  e_synin_inh_rev: 5,
+};
+
+/**
+ * The rows of `quadrantStats` a change of `field` makes stale, as a bit mask
+ * (0 for a field the quadrant statistics do not read: they hold the mean of
+ * the nine current rows of `currentSum` and the same-code counts of the five
+ * voltage rows).
+ *
+ * @example
+ * ```ts
+ * import { ALL_STATS_ROWS, statsRows } from "./layout.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(statsRows("i_bias_leak"), 0b1);
+ * assert.equal(statsRows("v_threshold"), 0b1000);
+ * assert.equal(statsRows("syn_i_bias_dac"), 0);
+ * assert.equal(statsRows("i_bias_synin_exc_coba"), 0);
+ * assert.equal(ALL_STATS_ROWS, 0b111111);
+ * ```
+ */
+export function statsRows(field: FieldName): number {
+  const row = _STATS_ROW[field];
+  return row === undefined ? 0 : 1 << row;
+}
+
 /** Values of one `Desc` slot; unnamed fields are 0. */
 export interface DescValues {
   /** Active chips. */

@@ -84,7 +84,7 @@ export function descOf<U extends string, F extends string>(
  * ```
  */
 export const PROGRAMS = {
-  quadrantStats: program("quadrantStats", [], []),
+  quadrantStats: program("quadrantStats", ["rows"], []),
   computeParams: program("computeParams", [], []),
   measureSettled: program("measureSettled", ["reads", "kind"], []),
   measureThresholdMax: program(

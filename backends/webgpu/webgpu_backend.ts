@@ -18,7 +18,7 @@ import type {
   SearchSpec,
   Truth,
 } from "../backend.ts";
-import { type ChipConfig, cloneConfig, type ConfigPatch } from "../config.ts";
+import { type ChipConfig, cloneConfig, type ConfigPatch, type FieldName } from "../config.ts";
 import { expandPerInstance, selectRows, validateSearchSpec } from "../generic_search.ts";
 import { CADC_CHANNELS, NEURONS } from "../layout.ts";
 import {
@@ -47,6 +47,7 @@ import {
   requestTwinDevice,
 } from "./gpu_runtime.ts";
 import {
+  ALL_STATS_ROWS,
   CHIP_CONFIG_INTS,
   type DescValues,
   fieldId,
@@ -59,6 +60,7 @@ import {
   packQuadrantMismatch,
   packTwin,
   PARAM_FLOATS,
+  statsRows,
   unpackField,
 } from "./layout.ts";
 
@@ -104,7 +106,19 @@ class _Job {
   op = 0;
   aux: Float32Array | undefined;
   readonly regions = new Map<SearchSpec, _Regions>();
-  constructor(readonly active: readonly number[]) {}
+  /**
+   * Per chip of the batch: the stale `quadrantStats` rows and parameters as
+   * the encoded work leaves them (the backend takes them over on submit).
+   */
+  readonly staleStats: Uint8Array;
+  readonly staleParams: Uint8Array;
+  constructor(
+    readonly active: readonly number[],
+    stale: { stats: Uint8Array; params: Uint8Array },
+  ) {
+    this.staleStats = stale.stats.slice();
+    this.staleParams = stale.params.slice();
+  }
 
   dispatch(kernel: KernelName, groups: number, d: Omit<DescValues, "chips">): void {
     this.dispatches.push({ kernel, groups, desc: { chips: this.active.length, ...d } });
@@ -161,6 +175,12 @@ export class WebGpuBackend implements Backend {
   readonly #batch: TwinBatch;
   readonly #rt: GpuRuntime;
   readonly #dirty = new Set<number>();
+  /**
+   * Per chip: the `quadrantStats` rows (bit mask) and whether the parameters
+   * are stale on the GPU, by the writes encoded since they were last computed.
+   */
+  readonly #staleStats: Uint8Array;
+  readonly #staleParams: Uint8Array;
   #closed = false;
 
   private constructor(batch: TwinBatch, rt: GpuRuntime) {
@@ -176,6 +196,8 @@ export class WebGpuBackend implements Backend {
       adapter: rt.adapter,
     };
     const chips = batch.chips.length;
+    this.#staleStats = new Uint8Array(chips).fill(ALL_STATS_ROWS);
+    this.#staleParams = new Uint8Array(chips).fill(1);
     rt.upload("twin", packTwin(batch.twin));
     const mn = new Float32Array(chips * NEURONS * MISMATCH_FLOATS);
     const mq = new Float32Array(chips * 16);
@@ -396,6 +418,8 @@ export class WebGpuBackend implements Backend {
   #begin(active: readonly number[]): _Job {
     // Upload the configuration of chips the host changed since the last job.
     for (const c of this.#dirty) {
+      this.#staleStats[c] = ALL_STATS_ROWS;
+      this.#staleParams[c] = 1;
       const p = packConfig(this.#batch.config(c));
       this.#rt.upload("cfgNeuron", p.neuron, c * NEURONS * NEURON_CONFIG_INTS * 4);
       this.#rt.upload("cfgChip", p.chip, c * CHIP_CONFIG_INTS * 4);
@@ -409,7 +433,7 @@ export class WebGpuBackend implements Backend {
       info.set([c, this.keys[c]!, counters[c]!, readout < 0 ? 0xffffffff : readout], k * 4);
     });
     this.#rt.upload("chipInfo", info);
-    return new _Job(active);
+    return new _Job(active, { stats: this.#staleStats, params: this.#staleParams });
   }
 
   async #finish(job: _Job, readbacks: Parameters<GpuRuntime["run"]>[1]): Promise<ArrayBuffer[]> {
@@ -420,7 +444,17 @@ export class WebGpuBackend implements Backend {
     if (job.aux) this.#rt.upload("aux", job.aux);
     // The operations the job claimed, per active chip (the kernels used base + delta).
     this.#batch.claim(job.op, { chips: job.active });
-    return await this.#rt.run(job.dispatches, readbacks.filter((r) => r.size > 0));
+    // The queue runs jobs in submit order, and `run` submits before it awaits.
+    this.#staleStats.set(job.staleStats);
+    this.#staleParams.set(job.staleParams);
+    try {
+      return await this.#rt.run(job.dispatches, readbacks.filter((r) => r.size > 0));
+    } catch (e) {
+      // What ran is unknown: recompute everything next time.
+      this.#staleStats.fill(ALL_STATS_ROWS);
+      this.#staleParams.fill(1);
+      throw e;
+    }
   }
 
   /** Per-neuron (samples per window, sample period) of a trace measurement. */
@@ -448,11 +482,45 @@ export class WebGpuBackend implements Backend {
     job.aux = aux;
   }
 
+  /**
+   * Encodes the parameter update a measurement needs: the stale rows of the
+   * quadrant statistics, then the parameters, or nothing when no write was
+   * encoded since the last update of the job's chips.
+   */
+  #encodeParams(job: _Job): void {
+    let rows = 0;
+    let params = false;
+    for (const c of job.active) {
+      rows |= job.staleStats[c]!;
+      params ||= job.staleParams[c] === 1;
+      job.staleStats[c] = 0;
+      job.staleParams[c] = 0;
+    }
+    if (rows !== 0) {
+      job.run(PROGRAMS.quadrantStats, Math.ceil((job.active.length * 24) / 64), { rows });
+    }
+    if (params) job.run(PROGRAMS.computeParams, job.active.length * 4, {});
+  }
+
+  /** Encodes a write of `field` by `writeField` and marks what it makes stale. */
+  #encodeWriteField(
+    job: _Job,
+    field: FieldName,
+    groups: number,
+    values: { instances: number; perChip: number; codes: number },
+  ): void {
+    job.run(PROGRAMS.writeField, groups, { ...values, field: fieldId(field) });
+    const rows = statsRows(field);
+    for (const c of job.active) {
+      job.staleStats[c]! |= rows;
+      job.staleParams[c] = 1;
+    }
+  }
+
   #encodeMeasurement(job: _Job, m: Measurement): void {
     const op = job.op++;
     const neuronGroups = job.active.length * 4;
-    job.run(PROGRAMS.quadrantStats, Math.ceil((job.active.length * 24) / 64), {});
-    job.run(PROGRAMS.computeParams, neuronGroups, {});
+    this.#encodeParams(job);
     const twin = this.#batch.twin;
     switch (m.kind) {
       case "resting-potential":
@@ -640,10 +708,9 @@ export class WebGpuBackend implements Backend {
       upper,
       start: plan.start,
     });
-    const id = fieldId(spec.field);
     const source = reg.reduced >= 0 ? reg.reduced + 1 : 0;
     for (let k = 0; k < plan.measurements; k++) {
-      job.run(PROGRAMS.writeField, groups, { ...shape, codes: reg.codes, field: id });
+      this.#encodeWriteField(job, spec.field, groups, { ...shape, codes: reg.codes });
       if (spec.before && spec.before.length > 0) {
         job.run(PROGRAMS.combineFlags, groups, { ...shape, other: 0, flags: reg.before, mode: 0 });
         for (const sub of spec.before) {
@@ -708,7 +775,7 @@ export class WebGpuBackend implements Backend {
         }),
       );
     }
-    job.run(PROGRAMS.writeField, groups, { ...shape, codes: reg.codes, field: id });
+    this.#encodeWriteField(job, spec.field, groups, { ...shape, codes: reg.codes });
     job.run(PROGRAMS.searchSuccess, groups, {
       ...shape,
       codes: reg.codes,
