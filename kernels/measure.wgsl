@@ -45,10 +45,10 @@ fn measureSettled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let p = parNeuron[info.chip * NEURONS + n];
   var v0: f32;
   if (desc.u1 == 0u) { v0 = restBelowThreshold(p); } else { v0 = heldResetPotential(p); }
-  let cadc = cadcPrefixes(info, op, n);
+  let cadc = neuronCadcOf(info, op, n);
   var sum = 0.0;
   for (var r = 0u; r < desc.u0; r++) {
-    sum += neuronCadcWith(info, cadc, n, v0 + membraneNoise(info, op, n, r), r);
+    sum += readNeuronCadc(cadc, v0 + membraneNoise(info, op, n, r), r);
   }
   readings[info.chip * CHANNELS + n] = sum / f32(desc.u0);
 }
@@ -79,9 +79,7 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   let total = desc.u1 * perBatch;
   let I = p.Isyn + p.Ioff;
   let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
-  let cadc = cadcPrefixes(info, op, n);
-  let ch0 = info.chip * 1025u + n;
-  let ch1 = ch0 + NEURONS;
+  let cadc = neuronCadcOf(info, op, n);
   let bound = twin.sigmaCadc * NORMAL_BOUND;
   var st = mstate[i];
   if (desc.u3 == 0u) { st.best = -1.0; }
@@ -100,9 +98,8 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     if (r == 0u && j >= first) {
       // A read whose largest possible value (every noise draw at its bound)
       // cannot beat the best so far changes nothing: skip its draws.
-      let most = 0.5 * (cadcRead(ch0, s.v, bound) + cadcRead(ch1, s.v, bound));
-      if (most > st.best) {
-        st.best = max(st.best, neuronCadcWith(info, cadc, n, s.v, b * samples + (j - first)));
+      if (mostNeuronCadc(cadc, s.v, bound) > st.best) {
+        st.best = max(st.best, readNeuronCadc(cadc, s.v, b * samples + (j - first)));
       }
     }
     // The steps after a batch's last read change no reading.
@@ -316,7 +313,7 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let prefixI = hash3(info.key, op, lane(STREAM_LINE_INH, n));
   let vRest = restBelowThreshold(p);
   let threshold = p.thresholdEnable > 0.5;
-  let cadc = cadcPrefixes(info, op, n);
+  let cadc = neuronCadcOf(info, op, n);
   let stepsPerRun = (desc.u1 + 1u) * sub;
   let k = lifConstants(p, dt);
   var total = 0.0;
@@ -329,23 +326,31 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       xe = twin.sigmaLine * normalAt(prefixE, base);
       xi = twin.sigmaLine * normalAt(prefixI, base);
     }
-    let before = neuronCadcWith(info, cadc, n, s.v, 2u * r);
+    let before = readNeuronCadc(cadc, s.v, 2u * r);
+    // Events at steps 0, sub, 2·sub, … (u1 of them): `phase` counts the
+    // sub-steps since the last spacing, `sent` the events.
+    var phase = 0u;
+    var sent = 0u;
     for (var j = 0u; j < stepsPerRun; j++) {
-      if (j % sub == 0u && j / sub < desc.u1) {
+      if (phase == 0u && sent < desc.u1) {
         if (desc.u0 == 0u) { xe += jump; } else { xi += jump; }
+        sent++;
       }
+      phase++;
+      if (phase == sub) { phase = 0u; }
       // COBA: each input's current is modulated by the membrane at the step's start.
       let I = I0 + p.gmExc * xe * line.avgE * cobaModulation(s.v, p.crefExc, p.betaExc, 1.0) -
         p.gmInh * xi * line.avgI * cobaModulation(s.v, p.crefInh, p.betaInh, -1.0);
       lifStep(&s, p, k, threshold, I, prefix, base + j);
+      // A line whose input is off (g_m = 0) moves no current: its noise is not drawn.
       var ke = 0.0;
       var ki = 0.0;
-      if (line.kickE > 0.0) { ke = line.kickE * normalAt(prefixE, base + j + 1u); }
-      if (line.kickI > 0.0) { ki = line.kickI * normalAt(prefixI, base + j + 1u); }
+      if (line.kickE > 0.0 && p.gmExc != 0.0) { ke = line.kickE * normalAt(prefixE, base + j + 1u); }
+      if (line.kickI > 0.0 && p.gmInh != 0.0) { ki = line.kickI * normalAt(prefixI, base + j + 1u); }
       xe = xe * line.eE + ke;
       xi = xi * line.eI + ki;
     }
-    let after = neuronCadcWith(info, cadc, n, s.v, 2u * r + 1u);
+    let after = readNeuronCadc(cadc, s.v, 2u * r + 1u);
     total += after - before;
   }
   var polarity = 1.0;

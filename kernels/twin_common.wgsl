@@ -190,40 +190,55 @@ fn clampf(v: f32, lo: f32, hi: f32) -> f32 {
   return min(max(v, lo), hi);
 }
 
-fn cadcRead(ch: u32, volts: f32, epsilon: f32) -> f32 {
-  let p = parChannel[ch];
+fn cadcReadWith(p: ChannelParams, volts: f32, epsilon: f32) -> f32 {
   let r = (volts - p.low - p.delta) / p.lsb + p.digital + epsilon;
   return clampf(round(r), 0.0, 255.0);
+}
+
+fn cadcRead(ch: u32, volts: f32, epsilon: f32) -> f32 {
+  return cadcReadWith(parChannel[ch], volts, epsilon);
 }
 
 fn madcRead(volts: f32, epsilon: f32) -> f32 {
   return clampf(round((volts - twin.madcOffset) / twin.madcLsb + epsilon), 0.0, 1023.0);
 }
 
-// Noise-hash prefixes of a neuron's two CADC channels for an operation.
-fn cadcPrefixes(info: ChipInfo, op: u32, n: u32) -> vec2<u32> {
-  return vec2<u32>(
-    hash3(info.key, op, lane(STREAM_CADC, n)),
-    hash3(info.key, op, lane(STREAM_CADC, n + NEURONS)),
+// A neuron's two CADC channels for an operation: their noise-hash prefixes
+// and parameters, loaded once (hoisted out of loops).
+struct NeuronCadc { prefixes: vec2<u32>, c0: ChannelParams, c1: ChannelParams }
+
+fn neuronCadcOf(info: ChipInfo, op: u32, n: u32) -> NeuronCadc {
+  let base = info.chip * 1025u + n;
+  return NeuronCadc(
+    vec2<u32>(
+      hash3(info.key, op, lane(STREAM_CADC, n)),
+      hash3(info.key, op, lane(STREAM_CADC, n + NEURONS)),
+    ),
+    parChannel[base],
+    parChannel[base + NEURONS],
   );
 }
 
-// Mean of a neuron's two CADC channels reading `volts`, read number `read`,
-// with the channels' noise prefixes from `cadcPrefixes` (hoisted out of loops).
-fn neuronCadcWith(info: ChipInfo, prefixes: vec2<u32>, n: u32, volts: f32, read: u32) -> f32 {
-  let base = info.chip * 1025u;
+// Mean of a neuron's two CADC channels reading `volts`, read number `read`.
+fn readNeuronCadc(c: NeuronCadc, volts: f32, read: u32) -> f32 {
   var e0 = 0.0;
   var e1 = 0.0;
   if (twin.sigmaCadc > 0.0) {
-    e0 = twin.sigmaCadc * normalAt(prefixes.x, read);
-    e1 = twin.sigmaCadc * normalAt(prefixes.y, read);
+    e0 = twin.sigmaCadc * normalAt(c.prefixes.x, read);
+    e1 = twin.sigmaCadc * normalAt(c.prefixes.y, read);
   }
-  return 0.5 * (cadcRead(base + n, volts, e0) + cadcRead(base + n + NEURONS, volts, e1));
+  return 0.5 * (cadcReadWith(c.c0, volts, e0) + cadcReadWith(c.c1, volts, e1));
+}
+
+// The largest value `readNeuronCadc` can return for `volts`: every noise
+// draw at its bound (the reading grows with the noise).
+fn mostNeuronCadc(c: NeuronCadc, volts: f32, bound: f32) -> f32 {
+  return 0.5 * (cadcReadWith(c.c0, volts, bound) + cadcReadWith(c.c1, volts, bound));
 }
 
 // Mean of a neuron's two CADC channels reading `volts`; read number `read`.
 fn neuronCadc(info: ChipInfo, op: u32, n: u32, volts: f32, read: u32) -> f32 {
-  return neuronCadcWith(info, cadcPrefixes(info, op, n), n, volts, read);
+  return readNeuronCadc(neuronCadcOf(info, op, n), volts, read);
 }
 
 fn restingPotential(p: NeuronParams) -> f32 {
