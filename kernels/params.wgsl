@@ -5,8 +5,8 @@
 // Two dispatches, neither with workgroup memory or barriers (on llvmpipe a
 // workgroup that synchronises runs as coroutines, which cost more than the
 // whole computation):
-// - quadrantStats: one invocation per (quadrant, row) of every act chip
-//   (desc.chips × 4 × 6 invocations): row 0 sums the quadrant's current
+// - quadrantStats: one invocation per (row, quadrant) of every act chip
+//   (6 × desc.chips × 4 invocations): row 0 sums the quadrant's current
 //   codes (crosstalk m_q; the COBA current cells are not part of it), rows
 //   1..5 count, for each neuron, the quadrant's neurons whose code of a
 //   voltage row lies within 1 of its own (a histogram of the row's codes in
@@ -19,39 +19,47 @@
 const STAT_ROWS: u32 = 8u;
 const STAT_MQ: u32 = 5u;
 
-fn currentSum(c: NeuronConfig) -> i32 {
-  return c.i_bias_leak + c.i_bias_reset + c.i_mem_offset + c.i_bias_synin_exc_tau +
-    c.i_bias_synin_exc_gm + c.i_bias_synin_exc_shift + c.i_bias_synin_inh_tau +
-    c.i_bias_synin_inh_gm + c.i_bias_synin_inh_shift;
+// The sum of the nine current codes of neuron `i` (crosstalk), loading only them (a loop that loads a
+// whole NeuronConfig gathers all 31 of them on a SIMD CPU).
+fn currentSumAt(i: u32) -> i32 {
+  return cfgNeuron[i].i_bias_leak + cfgNeuron[i].i_bias_reset + cfgNeuron[i].i_mem_offset +
+    cfgNeuron[i].i_bias_synin_exc_tau + cfgNeuron[i].i_bias_synin_exc_gm +
+    cfgNeuron[i].i_bias_synin_exc_shift + cfgNeuron[i].i_bias_synin_inh_tau +
+    cfgNeuron[i].i_bias_synin_inh_gm + cfgNeuron[i].i_bias_synin_inh_shift;
 }
 
 // The code of voltage row `row` (1..5: v_leak, v_reset, v_threshold,
-// e_synin_exc_rev, e_synin_inh_rev) of a neuron.
-fn voltageCode(c: NeuronConfig, row: u32) -> i32 {
+// e_synin_exc_rev, e_synin_inh_rev) of neuron `i`, as a histogram bin
+// (codes 0..1022 at bins 1..1023; bins 0 and 1024 stay empty).
+fn voltageBin(i: u32, row: u32) -> u32 {
+  var code: i32;
   switch (row) {
-    case 1u: { return c.v_leak; }
-    case 2u: { return c.v_reset; }
-    case 3u: { return c.v_threshold; }
-    case 4u: { return c.e_synin_exc_rev; }
-    default: { return c.e_synin_inh_rev; }
+    case 1u: { code = cfgNeuron[i].v_leak; }
+    case 2u: { code = cfgNeuron[i].v_reset; }
+    case 3u: { code = cfgNeuron[i].v_threshold; }
+    case 4u: { code = cfgNeuron[i].e_synin_exc_rev; }
+    default: { code = cfgNeuron[i].e_synin_inh_rev; }
   }
+  return u32(clamp(code, 0, 1022)) + 1u;
 }
 
-@compute @workgroup_size(64)
+// One invocation per (row, quadrant): the row varies slowest, so the lanes of
+// a SIMD group mostly share it (one switch case, and whole workgroups skip a
+// row that is not stale).
+@compute @workgroup_size(8)
 fn quadrantStats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32) {
-  let idx = linearIndex(wid, nwg, lid, 64u);
-  let act = idx / 24u;
-  if (act >= desc.chips) { return; }
-  let info = chipInfo[act];
-  let q = (idx / 6u) % 4u;
-  let row = idx % 6u;
+  let idx = linearIndex(wid, nwg, lid, 8u);
+  let quadrants = desc.chips * 4u;
+  let row = idx / quadrants;
+  if (row >= 6u) { return; }
   if (((desc.u0 >> row) & 1u) == 0u) { return; }
-  let first = info.chip * NEURONS + q * 128u;
+  let info = chipInfo[(idx % quadrants) / 4u];
+  let first = info.chip * NEURONS + (idx % 4u) * 128u;
   if (row == 0u) {
     var sum = 0;
     for (var j = 0u; j < 128u; j++) {
-      sum += currentSum(cfgNeuron[first + j]);
+      sum += currentSumAt(first + j);
     }
     let mq = bitcast<u32>(f32(sum) / (128.0 * 9.0));
     for (var j = 0u; j < 128u; j++) {
@@ -59,18 +67,17 @@ fn quadrantStats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     }
     return;
   }
-  // Codes 0..1022 at bins 1..1023 (bins 0 and 1024 stay empty), four bins a
-  // word, one byte each: at most 128 neurons share a code.
+  // Four bins a word, one byte each: at most 128 neurons share a code.
   var hist: array<u32, 257>;
   for (var w = 0u; w < 257u; w++) {
     hist[w] = 0u;
   }
   for (var j = 0u; j < 128u; j++) {
-    let bin = u32(clamp(voltageCode(cfgNeuron[first + j], row), 0, 1022)) + 1u;
+    let bin = voltageBin(first + j, row);
     hist[bin >> 2u] += 1u << (8u * (bin & 3u));
   }
   for (var j = 0u; j < 128u; j++) {
-    let bin = u32(clamp(voltageCode(cfgNeuron[first + j], row), 0, 1022)) + 1u;
+    let bin = voltageBin(first + j, row);
     var count = 0u;
     for (var b = bin - 1u; b <= bin + 1u; b++) {
       count += (hist[b >> 2u] >> (8u * (b & 3u))) & 255u;
@@ -101,73 +108,72 @@ fn computeParams(
   let nThreshold = i32(stats[i * STAT_ROWS + 2u]);
   let nCrefExc = i32(stats[i * STAT_ROWS + 3u]);
   let nCrefInh = i32(stats[i * STAT_ROWS + 4u]);
-  let m = mismNeuron[i];
   let qm = mismQuadrant[info.chip * 4u + q];
   let xt = (mq - twin.xtPivot) / 1022.0;
-  let shift = m.crosstalkCoupling * xt;
+  let shift = mismNeuron[i].crosstalkCoupling * xt;
   let g = qm.gain;
 
   let cellLeak = g * (twin.cellOffset + f32(cfg.v_leak) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * m.sameCodeLeak * f32(nLeak - 1) / 127.0;
+    twin.xtSameCode * mismNeuron[i].sameCodeLeak * f32(nLeak - 1) / 127.0;
   let cellReset = g * (twin.cellOffset + f32(cfg.v_reset) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * m.sameCodeReset * f32(nReset - 1) / 127.0;
+    twin.xtSameCode * mismNeuron[i].sameCodeReset * f32(nReset - 1) / 127.0;
   let cellThreshold = g * (twin.cellOffset + f32(cfg.v_threshold) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * m.sameCodeThreshold * f32(nThreshold - 1) / 127.0;
+    twin.xtSameCode * mismNeuron[i].sameCodeThreshold * f32(nThreshold - 1) / 127.0;
   let uLeakBias = f32(cfg.i_bias_leak) / 1022.0;
 
   var p: NeuronParams;
-  p.EL = m.leakA * cellLeak + m.leakB + m.leakKappa * (uLeakBias - twin.kappaPivot);
-  p.VRcell = m.resetA * cellReset + m.resetB;
-  p.VT = m.thresholdA * cellThreshold + m.thresholdB;
-  p.C = m.capIntrinsic + f32(cfg.membrane_capacitance) / 63.0 * twin.capFull * m.capGain;
+  p.EL = mismNeuron[i].leakA * cellLeak + mismNeuron[i].leakB + mismNeuron[i].leakKappa * (uLeakBias - twin.kappaPivot);
+  p.VRcell = mismNeuron[i].resetA * cellReset + mismNeuron[i].resetB;
+  p.VT = mismNeuron[i].thresholdA * cellThreshold + mismNeuron[i].thresholdB;
+  p.C = mismNeuron[i].capIntrinsic + f32(cfg.membrane_capacitance) / 63.0 * twin.capFull * mismNeuron[i].capGain;
   var range = 1.0;
-  if (cfg.leak_division != 0) { range = range * m.leakDivRatio; }
-  if (cfg.leak_multiplication != 0) { range = range * m.leakMulRatio; }
-  p.gL = m.leakK * twin.leakG * pow(uLeakBias, m.leakGamma) * range + m.leakParasitic;
+  if (cfg.leak_division != 0) { range = range * mismNeuron[i].leakDivRatio; }
+  if (cfg.leak_multiplication != 0) { range = range * mismNeuron[i].leakMulRatio; }
+  p.gL = mismNeuron[i].leakK * twin.leakG * pow(uLeakBias, mismNeuron[i].leakGamma) * range + mismNeuron[i].leakParasitic;
   if (cfg.i_bias_reset == 0) {
     p.gR = 0.0;
   } else {
-    p.gR = p.C / (twin.resetTau * (twin.resetCodeRef / f32(cfg.i_bias_reset)) * m.resetK);
+    p.gR = p.C / (twin.resetTau * (twin.resetCodeRef / f32(cfg.i_bias_reset)) * mismNeuron[i].resetK);
   }
   p.thresholdEnable = f32(cfg.threshold_enable);
   p.offsetEnable = f32(cfg.offset_current_enable);
-  p.Ioff = m.offsetK * twin.offsetPerCode * f32(cfg.i_mem_offset);
-  let hrExc = select(1.0, m.synHrExc, cfg.synin_exc_high_resistance != 0);
-  let hrInh = select(1.0, m.synHrInh, cfg.synin_inh_high_resistance != 0);
-  p.tauSynExc = twin.synCs / (m.synTauKExc * twin.synG *
-    pow(f32(cfg.i_bias_synin_exc_tau) / 1022.0, m.synTauGammaExc) * hrExc + m.synParasiticExc);
-  p.tauSynInh = twin.synCs / (m.synTauKInh * twin.synG *
-    pow(f32(cfg.i_bias_synin_inh_tau) / 1022.0, m.synTauGammaInh) * hrInh + m.synParasiticInh);
+  p.Ioff = mismNeuron[i].offsetK * twin.offsetPerCode * f32(cfg.i_mem_offset);
+  let hrExc = select(1.0, mismNeuron[i].synHrExc, cfg.synin_exc_high_resistance != 0);
+  let hrInh = select(1.0, mismNeuron[i].synHrInh, cfg.synin_inh_high_resistance != 0);
+  p.tauSynExc = twin.synCs / (mismNeuron[i].synTauKExc * twin.synG *
+    pow(f32(cfg.i_bias_synin_exc_tau) / 1022.0, mismNeuron[i].synTauGammaExc) * hrExc + mismNeuron[i].synParasiticExc);
+  p.tauSynInh = twin.synCs / (mismNeuron[i].synTauKInh * twin.synG *
+    pow(f32(cfg.i_bias_synin_inh_tau) / 1022.0, mismNeuron[i].synTauGammaInh) * hrInh + mismNeuron[i].synParasiticInh);
   var isyn = 0.0;
   p.gmExc = 0.0;
   p.gmInh = 0.0;
   if (cfg.synin_exc_enable != 0) {
-    let gm = m.gmKExc * twin.otaFull * (f32(cfg.i_bias_synin_exc_gm) / 1022.0);
+    let gm = mismNeuron[i].gmKExc * twin.otaFull * (f32(cfg.i_bias_synin_exc_gm) / 1022.0);
     p.gmExc = gm;
-    isyn -= gm * (m.refRhoExc + m.refLambdaExc * (f32(cfg.i_bias_synin_exc_shift) / 1022.0 - twin.refPivot));
+    isyn -= gm * (mismNeuron[i].refRhoExc + mismNeuron[i].refLambdaExc * (f32(cfg.i_bias_synin_exc_shift) / 1022.0 - twin.refPivot));
   }
   if (cfg.synin_inh_enable != 0) {
-    let gm = m.gmKInh * twin.otaFull * (f32(cfg.i_bias_synin_inh_gm) / 1022.0);
+    let gm = mismNeuron[i].gmKInh * twin.otaFull * (f32(cfg.i_bias_synin_inh_gm) / 1022.0);
     p.gmInh = gm;
-    isyn += gm * (m.refRhoInh + m.refLambdaInh * (f32(cfg.i_bias_synin_inh_shift) / 1022.0 - twin.refPivot));
+    isyn += gm * (mismNeuron[i].refRhoInh + mismNeuron[i].refLambdaInh * (f32(cfg.i_bias_synin_inh_shift) / 1022.0 - twin.refPivot));
   }
   p.Isyn = isyn;
   // COBA (TWIN.md §8): reference cells like the other voltage cells, strength β = k·8/V·(code/255)^γ.
   let cellCrefExc = g * (twin.cellOffset + f32(cfg.e_synin_exc_rev) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * m.sameCodeCobaExc * f32(nCrefExc - 1) / 127.0;
+    twin.xtSameCode * mismNeuron[i].sameCodeCobaExc * f32(nCrefExc - 1) / 127.0;
   let cellCrefInh = g * (twin.cellOffset + f32(cfg.e_synin_inh_rev) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * m.sameCodeCobaInh * f32(nCrefInh - 1) / 127.0;
-  p.crefExc = m.cobaAExc * cellCrefExc + m.cobaBExc;
-  p.crefInh = m.cobaAInh * cellCrefInh + m.cobaBInh;
+    twin.xtSameCode * mismNeuron[i].sameCodeCobaInh * f32(nCrefInh - 1) / 127.0;
+  p.crefExc = mismNeuron[i].cobaAExc * cellCrefExc + mismNeuron[i].cobaBExc;
+  p.crefInh = mismNeuron[i].cobaAInh * cellCrefInh + mismNeuron[i].cobaBInh;
   p.betaExc = 0.0;
   p.betaInh = 0.0;
   if (cfg.coba_exc_enable != 0 && cfg.i_bias_synin_exc_coba > 0) {
-    p.betaExc = m.cobaKExc * twin.cobaBeta *
-      pow(f32(cfg.i_bias_synin_exc_coba) / twin.cobaCodeRef, m.cobaGammaExc);
+    p.betaExc = mismNeuron[i].cobaKExc * twin.cobaBeta *
+      pow(f32(cfg.i_bias_synin_exc_coba) / twin.cobaCodeRef, mismNeuron[i].cobaGammaExc);
   }
   if (cfg.coba_inh_enable != 0 && cfg.i_bias_synin_inh_coba > 0) {
-    p.betaInh = m.cobaKInh * twin.cobaBeta *
-      pow(f32(cfg.i_bias_synin_inh_coba) / twin.cobaCodeRef, m.cobaGammaInh);
+    p.betaInh = mismNeuron[i].cobaKInh * twin.cobaBeta *
+      pow(f32(cfg.i_bias_synin_inh_coba) / twin.cobaCodeRef, mismNeuron[i].cobaGammaInh);
   }
   p.dacAmp = qm.dacK * twin.dacPerWeight * (f32(cfgChip[info.chip].syn_i_bias_dac[q]) / twin.dacRef);
   let h = n / 256u;

@@ -287,12 +287,9 @@ fn oneMinusExp(x: f32) -> f32 {
 }
 
 // ln(1 + x) without cancellation for small x (f32 has no log1p).
-fn log1p(x: f32) -> f32 {
+fn log1pSelect(x: f32) -> f32 {
   let u = 1.0 + x;
-  if (u == 1.0) {
-    return x;
-  }
-  return log(u) * x / (u - 1.0);
+  return select(log(u) * x / (u - 1.0), x, u == 1.0);
 }
 
 // Exact OU relaxation over `span`, written as v + (goal − v)·(1 − e^(−span/τ))
@@ -307,12 +304,6 @@ fn ou(v: f32, goal: f32, tau: f32, span: f32, prefix: u32, index: u32) -> f32 {
   return next + twin.sigmaMembrane * sqrt(om * (2.0 - om)) * normalAt(prefix, index);
 }
 
-// `ou` with its normal draw `z` given.
-fn ouWith(v: f32, goal: f32, tau: f32, span: f32, z: f32) -> f32 {
-  let om = oneMinusExp(span / tau);
-  return v + (goal - v) * om + twin.sigmaMembrane * sqrt(om * (2.0 - om)) * z;
-}
-
 struct Lif {
   v: f32,
   refLeft: f32,
@@ -320,145 +311,79 @@ struct Lif {
   t: f32,
 }
 
-// The relaxation goals and time constants of a neuron at input current I
-// (the segments of one step share them).
-struct Phases { vInf: f32, tau: f32, vEq: f32, tauClamp: f32 }
-
-fn phasesAt(p: NeuronParams, I: f32) -> Phases {
-  let g = p.gL + p.gR;
-  return Phases(p.EL + I / p.gL, p.C / p.gL, (p.gR * p.VRcell + p.gL * p.EL + I) / g, p.C / g);
-}
-
-// A threshold crossing inside the rest `t` of a step that goes from v0 to v1
-// when free: count the spike, place the membrane at V_T and start the
-// refractory time at the crossing (or reset at once without one).
-fn spike(s: ptr<function, Lif>, p: NeuronParams, c: Phases, v0: f32, v1: f32) {
-  var crossAt: f32;
-  if (v0 >= p.VT) {
-    crossAt = 0.0;
-  } else if (c.vInf > p.VT) {
-    crossAt = c.tau * log1p((p.VT - v0) / (c.vInf - p.VT));
-  } else {
-    crossAt = (*s).t * (p.VT - v0) / (v1 - v0);
-  }
-  crossAt = clampf(crossAt, 0.0, (*s).t);
-  (*s).spikes = (*s).spikes + 1.0;
-  (*s).v = p.VT;
-  (*s).t = (*s).t - crossAt;
-  if (p.tRef > 0.0) {
-    (*s).refLeft = p.tRef;
-  } else {
-    (*s).v = p.VRcell;
-  }
-  (*s).v = clampf((*s).v, twin.railLow, twin.railHigh);
-}
-
-// One segment of a step (a phase: reset clamp, holdoff or free; a spike ends
-// a segment). `lifStep` calls it at most 6 times, unrolled, so it adds no
-// loop iterations. The three phases pick their goal, time constant and span
-// first and share one relaxation, so SIMD lanes in different phases draw
-// one normal and one exponential per segment, not three.
-fn lifSegment(s: ptr<function, Lif>, p: NeuronParams, c: Phases, threshold: bool, z: f32) {
-  let refractory = (*s).refLeft > 0.0;
-  let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
-  let inClamp = refractory && clampLeft > 0.0;
-  var span = (*s).t;
-  if (inClamp) {
-    span = min((*s).t, clampLeft);
-  } else if (refractory) {
-    span = min((*s).t, (*s).refLeft);
-  }
-  let v0 = (*s).v;
-  let v1 = ouWith(v0, select(c.vInf, c.vEq, inClamp), select(c.tau, c.tauClamp, inClamp), span, z);
-  if (refractory) {
-    (*s).v = clampf(v1, twin.railLow, twin.railHigh);
-    (*s).refLeft = (*s).refLeft - span;
-    if ((*s).refLeft < 1e-15) {
-      (*s).refLeft = 0.0;
-    }
-    (*s).t = (*s).t - span;
-  } else if (threshold && v1 >= p.VT) {
-    spike(s, p, c, v0, v1);
-  } else {
-    (*s).v = clampf(v1, twin.railLow, twin.railHigh);
-    (*s).t = 0.0;
-  }
-}
-
-// Per-neuron constants of whole-step updates for a step `dt`: the relaxation
-// factor and noise scale of a free step and of a step inside the reset clamp.
+// Per-neuron constants of a step `dt`: the relaxation factor and noise scale
+// of a whole step free and of a whole step inside the reset clamp, and the
+// free and clamped time constants.
 struct LifK {
   dt: f32,
   omFree: f32,
   kickFree: f32,
   omClamp: f32,
   kickClamp: f32,
-  invGL: f32,
-  invG: f32,
-  clampBase: f32,
+  tau: f32,
+  tauClamp: f32,
 }
 
 fn lifConstants(p: NeuronParams, dt: f32) -> LifK {
   let omFree = oneMinusExp(dt * p.gL / p.C);
   let omClamp = oneMinusExp(dt * (p.gL + p.gR) / p.C);
-  let g = p.gL + p.gR;
   return LifK(
     dt,
     omFree,
     twin.sigmaMembrane * sqrt(omFree * (2.0 - omFree)),
     omClamp,
     twin.sigmaMembrane * sqrt(omClamp * (2.0 - omClamp)),
-    1.0 / p.gL,
-    1.0 / g,
-    (p.gR * p.VRcell + p.gL * p.EL) / g,
+    p.C / p.gL,
+    p.C / (p.gL + p.gR),
   );
 }
 
-// One step of `k.dt`. A step that stays inside one phase (free without a
-// crossing, inside the clamp, inside the holdoff) takes the precomputed
-// whole-step update — the same formula as the first segment of the general
-// path, with the same noise draw — and everything else (phase boundaries,
-// threshold crossings) goes through up to six unrolled segments.
+// One step of `k.dt` at input current I, as segments (backends/cpu/lif_step.ts):
+// a segment runs to the end of the step or of the neuron's phase (reset
+// clamp, holdoff, free), and a threshold crossing ends a free one; segment
+// `seg` draws normal number base + seg. A whole step in one phase takes the
+// precomputed factors (the CPU's whole-step update).
+//
+// Written for SIMD CPUs (llvmpipe) as much as for GPUs: llvmpipe runs both
+// sides of every branch whose condition differs between lanes, so the
+// segment is one straight-line update whose phase-dependent inputs and
+// outcomes are selected, and the loop runs as many segments as the busiest
+// lane needs (one, in a step without a boundary).
 fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: f32, prefix: u32, sample: u32) {
   let base = sample * 8u;
-  let vInf = p.EL + I * k.invGL;
-  // The three whole-step cases share one branch-free update, so that SIMD
-  // lanes in different phases do not serialise.
-  let free = (*s).refLeft == 0.0;
-  let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
-  let inClamp = !free && clampLeft >= k.dt;
-  let inHoldoff = !free && clampLeft <= 0.0 && (*s).refLeft >= k.dt;
-  let vEq = k.clampBase + I * k.invG;
-  let goal = select(vInf, vEq, inClamp);
-  let om = select(k.omFree, k.omClamp, inClamp);
-  let kick = select(k.kickFree, k.kickClamp, inClamp);
-  // The step's first draw: the whole-step update's, and its first segment's.
-  var z0 = 0.0;
-  if (twin.sigmaMembrane > 0.0) { z0 = normalAt(prefix, base); }
-  let v1 = (*s).v + (goal - (*s).v) * om + kick * z0;
-  let crossing = free && threshold && v1 >= p.VT;
-  if ((free && !crossing) || inClamp || inHoldoff) {
-    (*s).v = clampf(v1, twin.railLow, twin.railHigh);
-    if (!free) {
-      (*s).refLeft = (*s).refLeft - k.dt;
-      if ((*s).refLeft < 1e-15) { (*s).refLeft = 0.0; }
-    }
-    return;
-  }
-  // Phase boundaries and crossings: up to six segments. A free neuron that
-  // crosses took its first segment above (the whole-step update, the first
-  // segment of the CPU's step as well), so its segments start at the second.
-  let c = phasesAt(p, I);
+  let vInf = p.EL + I / p.gL;
+  let vEq = (p.gR * p.VRcell + p.gL * p.EL + I) / (p.gL + p.gR);
   (*s).t = k.dt;
-  var first = 0u;
-  if (crossing) {
-    spike(s, p, c, (*s).v, v1);
-    first = 1u;
-  }
-  for (var seg = first; seg < 6u; seg++) {
+  for (var seg = 0u; seg < 6u; seg++) {
     if (!((*s).t > 0.0)) { break; }
-    var z = z0;
-    if (seg > 0u && twin.sigmaMembrane > 0.0) { z = normalAt(prefix, base + seg); }
-    lifSegment(s, p, c, threshold, z);
+    var z = 0.0;
+    if (twin.sigmaMembrane > 0.0) { z = normalAt(prefix, base + seg); }
+    let t = (*s).t;
+    let refractory = (*s).refLeft > 0.0;
+    let clampLeft = (*s).refLeft - (p.tRef - p.tReset);
+    let inClamp = refractory && clampLeft > 0.0;
+    let span = select(t, min(t, select((*s).refLeft, clampLeft, inClamp)), refractory);
+    let goal = select(vInf, vEq, inClamp);
+    let whole = span == k.dt;
+    let omPart = oneMinusExp(span / select(k.tau, k.tauClamp, inClamp));
+    let om = select(omPart, select(k.omFree, k.omClamp, inClamp), whole);
+    let kick = select(twin.sigmaMembrane * sqrt(om * (2.0 - om)), select(k.kickFree, k.kickClamp, inClamp), whole);
+    let v0 = (*s).v;
+    let v1 = v0 + (goal - v0) * om + kick * z;
+    let crossing = !refractory && threshold && v1 >= p.VT;
+    // Where a crossing lies inside the segment: at once (already above V_T),
+    // on the exact trajectory towards a goal above V_T, or linearly.
+    let crossExact = k.tau * log1pSelect((p.VT - v0) / (vInf - p.VT));
+    let crossLinear = t * (p.VT - v0) / (v1 - v0);
+    let crossAt = clampf(select(select(crossLinear, crossExact, vInf > p.VT), 0.0, v0 >= p.VT), 0.0, t);
+    let spent = select(select(t, span, refractory), crossAt, crossing);
+    var v = select(v1, p.VT, crossing);
+    if (crossing && !(p.tRef > 0.0)) { v = p.VRcell; }
+    (*s).v = clampf(v, twin.railLow, twin.railHigh);
+    (*s).spikes = (*s).spikes + select(0.0, 1.0, crossing);
+    var left = select((*s).refLeft, (*s).refLeft - span, refractory);
+    left = select(left, p.tRef, crossing && p.tRef > 0.0);
+    (*s).refLeft = select(left, 0.0, left < 1e-15);
+    (*s).t = t - spent;
   }
 }

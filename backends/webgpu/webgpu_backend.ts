@@ -497,7 +497,7 @@ export class WebGpuBackend implements Backend {
       job.staleParams[c] = 0;
     }
     if (rows !== 0) {
-      job.run(PROGRAMS.quadrantStats, Math.ceil((job.active.length * 24) / 64), { rows });
+      job.run(PROGRAMS.quadrantStats, job.active.length * 3, { rows });
     }
     if (params) job.run(PROGRAMS.computeParams, job.active.length * 4, {});
   }
