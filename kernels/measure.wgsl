@@ -165,11 +165,21 @@ fn measureTauMem(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   v = clampf(v, twin.railLow, twin.railHigh);
   let e = exp(-dt / tau);
   let kick = twin.sigmaMembrane * sqrt(1.0 - e * e);
+  // The three windows' sums: `sum` collects the current window, `window`
+  // counts its samples (no division per sample).
   var sums = vec3<f32>(0.0, 0.0, 0.0);
+  var sum = 0.0;
+  var window = 0u;
   for (var j = 0u; j < 3u * per; j++) {
     var eps = 0.0;
     if (twin.sigmaMadc > 0.0) { eps = twin.sigmaMadc * normalAt(madcPrefix, j); }
-    sums[j / per] += madcRead(v, eps);
+    sum += madcRead(v, eps);
+    window++;
+    if (window == per) {
+      sums = vec3<f32>(sums.y, sums.z, sum);
+      sum = 0.0;
+      window = 0u;
+    }
     var kickNow = 0.0;
     if (kick > 0.0) { kickNow = kick * normalAt(prefix, j + 1u); }
     v = clampf(vRest + (v - vRest) * e + kickNow, twin.railLow, twin.railHigh);
@@ -221,14 +231,23 @@ fn measureTauSyn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   if (twin.sigmaLine > 0.0) { x = twin.sigmaLine * normalAt(prefix, 0u) + x; }
   let e = exp(-dt / tau);
   let kick = twin.sigmaLine * sqrt(1.0 - e * e);
+  // The three windows' sums, as in measureTauMem.
   var sums = vec3<f32>(0.0, 0.0, 0.0);
+  var sum = 0.0;
+  var window = 0u;
   var first = 0.0;
   for (var j = 0u; j < 3u * per; j++) {
     var eps = 0.0;
     if (twin.sigmaMadc > 0.0) { eps = twin.sigmaMadc * normalAt(madcPrefix, j); }
     let read = madcRead(twin.lineRest - x, eps);
     if (j == 0u) { first = read; }
-    sums[j / per] += read;
+    sum += read;
+    window++;
+    if (window == per) {
+      sums = vec3<f32>(sums.y, sums.z, sum);
+      sum = 0.0;
+      window = 0u;
+    }
     var kickNow = 0.0;
     if (kick > 0.0) { kickNow = kick * normalAt(prefix, j + 1u); }
     x = x * e + kickNow;
