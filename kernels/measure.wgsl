@@ -130,7 +130,7 @@ fn tauFromThreeSums(s1: f32, s2: f32, s3: f32, n: f32, dt: f32, lo: f32, hi: f32
   let d2 = s2 - s3;
   if (d1 == 0.0) { return hi; }
   let ratio = d2 / d1;
-  if (!(ratio > 0.0)) { return lo; }
+  if (isNanF(ratio) || ratio <= 0.0) { return lo; }
   if (ratio >= 1.0) { return hi; }
   return clampf(-(n * dt) / log(ratio), lo, hi);
 }

@@ -137,19 +137,13 @@ fn applyMap(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   if (hit) { setReading(i, desc.f0); }
 }
 
-const F32_MAX: f32 = 3.4028234663852886e38;
-
-fn finiteF(x: f32) -> bool {
-  return abs(x) <= F32_MAX;
-}
-
 fn infF() -> f32 {
   return bitcast<f32>(0x7f800000u);
 }
 
 // Whether a signed secant residual reads high (NaN: as the binary searches decide).
 fn readsHigh(g: f32, inverted: bool) -> bool {
-  return g > 0.0 || (g != g && inverted);
+  return g > 0.0 || (isNanF(g) && inverted);
 }
 
 // The secant search's signed residual g = h(r) − h(t) (negated when inverted):
@@ -286,8 +280,8 @@ fn secantNext(i: u32, nInst: u32, k: u32, m: u32) -> i32 {
   if (hasX) {
     let q = i32(round(clamp(x, f32(lower), f32(upper))));
     let near = abs(gk);
-    let inside = (openLo || q > lo || (q == lo && !(abs(gLo) > near))) &&
-      (openHi || q < hi || (q == hi && !(abs(gHi) > near)));
+    let inside = (openLo || q > lo || (q == lo && (isNanF(gLo) || abs(gLo) <= near))) &&
+      (openHi || q < hi || (q == hi && (isNanF(gHi) || abs(gHi) <= near)));
     if (inside && (!last || abs(q - ck) <= window)) { return q; }
   } else if (toward < 0 && openLo) {
     return lower;
@@ -348,7 +342,7 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let pred = round(poly + (desc.f1 - (desc.f2 + desc.f3 * r)));
     let lo = f32(bitcast<i32>(desc.u8));
     let hi = f32(bitcast<i32>(desc.u9));
-    if (pred != pred) {
+    if (isNanF(pred)) {
       q = bitcast<i32>(desc.u8);
     } else {
       q = i32(clamp(pred, lo, hi));
@@ -373,10 +367,10 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     // the first minimum from slot 0 (the last measurement) wins, a NaN outright.
     var bestSlot = 0u;
     var bestDist = sFloat[desc.u4 + i];
-    if (bestDist == bestDist) {
+    if (!isNanF(bestDist)) {
       for (var s = 1u; s < desc.u10; s++) {
         let d = sFloat[desc.u4 + s * nInst + i];
-        if (d != d) {
+        if (isNanF(d)) {
           bestSlot = s;
           break;
         }

@@ -186,6 +186,18 @@ fn lane(stream: u32, index: u32) -> u32 {
 
 // ---- readout (backends/twin/physics.ts) -------------------------------------
 
+// NaN and infinity tests on the bits. WGSL lets an implementation assume
+// that float arithmetic and comparisons see neither (lavapipe folds x != x to
+// false and |x| ≤ max to true), so a test written with comparisons may
+// vanish; integer tests of the bit pattern cannot.
+fn isNanF(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn finiteF(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
+}
+
 fn clampf(v: f32, lo: f32, hi: f32) -> f32 {
   return min(max(v, lo), hi);
 }
