@@ -292,10 +292,7 @@ fn heldResetPotential(p: NeuronParams) -> f32 {
 
 // 1 − e^(−x) without cancellation for small x (f32 has no expm1).
 fn oneMinusExp(x: f32) -> f32 {
-  if (x < 1e-3) {
-    return x * (1.0 - x * (0.5 - x / 6.0));
-  }
-  return 1.0 - exp(-x);
+  return select(1.0 - exp(-x), x * (1.0 - x * (0.5 - x * 0.16666667)), x < 1e-3);
 }
 
 // ln(1 + x) without cancellation for small x (f32 has no log1p).
@@ -334,6 +331,8 @@ struct LifK {
   kickClamp: f32,
   tau: f32,
   tauClamp: f32,
+  rateFree: f32,
+  rateClamp: f32,
 }
 
 fn lifConstants(p: NeuronParams, dt: f32) -> LifK {
@@ -347,6 +346,8 @@ fn lifConstants(p: NeuronParams, dt: f32) -> LifK {
     twin.sigmaMembrane * sqrt(omClamp * (2.0 - omClamp)),
     p.C / p.gL,
     p.C / (p.gL + p.gR),
+    p.gL / p.C,
+    (p.gL + p.gR) / p.C,
   );
 }
 
@@ -377,7 +378,7 @@ fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: 
     let span = select(t, min(t, select((*s).refLeft, clampLeft, inClamp)), refractory);
     let goal = select(vInf, vEq, inClamp);
     let whole = span == k.dt;
-    let omPart = oneMinusExp(span / select(k.tau, k.tauClamp, inClamp));
+    let omPart = oneMinusExp(span * select(k.rateFree, k.rateClamp, inClamp));
     let om = select(omPart, select(k.omFree, k.omClamp, inClamp), whole);
     let kick = select(twin.sigmaMembrane * sqrt(om * (2.0 - om)), select(k.kickFree, k.kickClamp, inClamp), whole);
     let v0 = (*s).v;
