@@ -6,7 +6,13 @@
  * queries).
  *
  * Run: `deno run -A bench/webgpu_vs_cpu.ts [--chips 1,16,64,256] [--calibrate 1,16,64]
- * [--backends cpu,webgpu] [--algorithms noisy-binary,secant] [--json]`
+ * [--backends cpu,webgpu] [--algorithms noisy-binary,secant] [--profile] [--baseline DIR] [--json]`
+ *
+ * A calibration is timed without GPU profiling (profiling puts every dispatch
+ * in a pass of its own); `--profile` times it with profiling on instead and
+ * prints where the GPU's time went by kernel. `--baseline DIR` runs the same
+ * calibrations with the bench of another checkout (an older commit) right
+ * after these, in a subprocess, and prints the speed-up per row.
  *
  * @module
  */
@@ -36,6 +42,8 @@ export interface ComparisonRow {
   readonly neuronStepsPerSecond?: number;
   /** GPU work: submits, dispatches, readbacks, pass seconds (webgpu only). */
   readonly gpu?: { submits: number; dispatches: number; readbacks: number; passSeconds: number };
+  /** GPU seconds by kernel (a profiled calibration only). */
+  readonly kernels?: Record<string, number>;
 }
 
 /** Every neuron firing: the configuration the peers (bench/peers/) time too. */
@@ -52,11 +60,11 @@ function _seeds(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
 }
 
-async function _open(kind: "cpu" | "webgpu", n: number): Promise<Backend> {
+async function _open(kind: "cpu" | "webgpu", n: number, profile = true): Promise<Backend> {
   if (kind === "cpu") return new CpuBackend(_seeds(n), DEFAULT_TWIN_CONFIG);
   const gpu = await WebGpuBackend.open(_seeds(n), DEFAULT_TWIN_CONFIG);
   if (!gpu) throw new Error("No usable WebGPU adapter");
-  gpu.profile(true);
+  gpu.profile(profile);
   return gpu;
 }
 
@@ -107,7 +115,8 @@ export async function benchMeasurements(
 }
 
 /**
- * Times a full calibration of `n` chips on one executor with one search algorithm.
+ * Times a full calibration of `n` chips on one executor with one search
+ * algorithm; with `profile`, with GPU profiling on and the GPU time by kernel.
  *
  * @example
  * ```ts ignore
@@ -118,13 +127,19 @@ export async function benchCalibrationOn(
   kind: "cpu" | "webgpu",
   n: number,
   algorithm: CalibAlgorithm = "noisy-binary",
+  profile = false,
 ): Promise<ComparisonRow> {
-  const be = await _open(kind, n);
+  const be = await _open(kind, n, profile);
   const before = be instanceof WebGpuBackend ? be.gpuStats : undefined;
   const t0 = performance.now();
   await calibrate(be, undefined, { algorithm });
   const seconds = (performance.now() - t0) / 1000;
   const gpu = _gpuDelta(be, before);
+  const kernels = profile && be instanceof WebGpuBackend
+    ? Object.fromEntries(
+      Object.entries(be.gpuStats.kernelSeconds).sort((a, b) => b[1] - a[1]),
+    )
+    : undefined;
   await be.close();
   return {
     what: `calibration ${algorithm}`,
@@ -132,7 +147,29 @@ export async function benchCalibrationOn(
     backend: kind,
     seconds,
     ...(gpu ? { gpu } : {}),
+    ...(kernels ? { kernels } : {}),
   };
+}
+
+/**
+ * Runs the bench of another checkout (`dir`, e.g. an older commit in a git
+ * worktree) on the same calibrations and returns its rows (its `--json`).
+ *
+ * @example
+ * ```ts ignore
+ * const rows = await baselineRows("/tmp/base", ["--chips", "", "--calibrate", "16"]);
+ * ```
+ */
+export async function baselineRows(dir: string, args: readonly string[]): Promise<ComparisonRow[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bench/webgpu_vs_cpu.ts", ...args, "--json"],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`The baseline bench in ${dir} failed`);
+  const text = new TextDecoder().decode(out.stdout);
+  return JSON.parse(text.slice(text.indexOf("["))) as ComparisonRow[];
 }
 
 function _list(text: string, name: string): number[] {
@@ -153,6 +190,8 @@ if (import.meta.main) {
       calibrate: { type: "string", default: "1,16,64" },
       backends: { type: "string", default: "cpu,webgpu" },
       algorithms: { type: "string", default: "noisy-binary" },
+      profile: { type: "boolean", default: false },
+      baseline: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -170,9 +209,9 @@ if (import.meta.main) {
     if (values.json) return;
     const nsps = r.neuronStepsPerSecond ? r.neuronStepsPerSecond.toExponential(2) : "";
     const gpu = r.gpu
-      ? `${r.gpu.submits} submits, ${r.gpu.dispatches} dispatches, ${r.gpu.readbacks} readbacks, pass ${
-        r.gpu.passSeconds.toFixed(3)
-      } s`
+      ? `${r.gpu.submits} submits, ${r.gpu.dispatches} dispatches, ${r.gpu.readbacks} readbacks${
+        r.gpu.passSeconds > 0 ? `, pass ${r.gpu.passSeconds.toFixed(3)} s` : ""
+      }`
       : "";
     console.log(
       `${r.what.padEnd(24)} ${String(r.chips).padStart(4)} ${r.backend.padEnd(7)} ${
@@ -191,10 +230,43 @@ if (import.meta.main) {
   for (const n of _list(values.calibrate, "--calibrate")) {
     for (const algorithm of algorithms) {
       for (const kind of kinds) {
-        const r = await benchCalibrationOn(kind, n, algorithm);
+        const r = await benchCalibrationOn(kind, n, algorithm, values.profile);
         rows.push(r);
         print(r);
+        if (r.kernels && !values.json) {
+          const top = Object.entries(r.kernels).slice(0, 6);
+          console.log(
+            `  GPU time by kernel: ${top.map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(", ")}`,
+          );
+        }
       }
+    }
+  }
+  if (values.baseline !== undefined) {
+    // The same calibrations in the other checkout, one after the other on this machine.
+    const base = await baselineRows(values.baseline, [
+      "--chips",
+      "",
+      "--calibrate",
+      values.calibrate,
+      "--backends",
+      values.backends,
+      ...(values.algorithms === "noisy-binary" ? [] : ["--algorithms", values.algorithms]),
+    ]);
+    for (const r of rows.filter((r) => r.what.startsWith("calibration"))) {
+      const b = base.find((x) =>
+        x.chips === r.chips && x.backend === r.backend &&
+        (x.what === r.what || (x.what === "calibration" && r.what === "calibration noisy-binary"))
+      );
+      if (!b) continue;
+      if (!values.json) {
+        console.log(
+          `baseline ${values.baseline}: ${r.what} ${r.chips} ${r.backend} ${
+            b.seconds.toFixed(3)
+          } s → ${r.seconds.toFixed(3)} s, ${(b.seconds / r.seconds).toFixed(2)}× faster`,
+        );
+      }
+      rows.push({ ...b, what: `baseline ${b.what}` });
     }
   }
   if (values.json) console.log(JSON.stringify(rows, null, 2));
