@@ -15,6 +15,8 @@
 //   last dispatch made stale.
 // - computeParams: one invocation per neuron (desc.chips × 4 workgroups of
 //   128), reading its stats.
+// - updatePotentials, instead of computeParams when only voltage rows were
+//   written since the last update: those potentials alone.
 
 const STAT_ROWS: u32 = 8u;
 const STAT_MQ: u32 = 5u;
@@ -86,45 +88,54 @@ fn quadrantStats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   }
 }
 
-@compute @workgroup_size(128)
-fn computeParams(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let group = wid.y * nwg.x + wid.x;
-  let act = group / 4u;
-  if (act >= desc.chips) {
-    return;
-  }
-  let info = chipInfo[act];
-  let q = group % 4u;
-  let n = q * 128u + lid;
-  let i = info.chip * NEURONS + n;
-  let cfg = cfgNeuron[i];
-  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
-  let nLeak = i32(stats[i * STAT_ROWS]);
-  let nReset = i32(stats[i * STAT_ROWS + 1u]);
-  let nThreshold = i32(stats[i * STAT_ROWS + 2u]);
-  let nCrefExc = i32(stats[i * STAT_ROWS + 3u]);
-  let nCrefInh = i32(stats[i * STAT_ROWS + 4u]);
-  let qm = mismQuadrant[info.chip * 4u + q];
-  let xt = (mq - twin.xtPivot) / 1022.0;
-  let shift = mismNeuron[i].crosstalkCoupling * xt;
-  let g = qm.gain;
+// The voltage cells (TWIN.md §4): a CapMem code through the quadrant's gain
+// g, plus the crosstalk shift and the same-code term of `count` neighbours.
+fn voltageCell(g: f32, code: i32, shift: f32, sameCode: f32, count: u32) -> f32 {
+  return g * (twin.cellOffset + f32(code) / 1022.0 * twin.cellSpan) + shift +
+    twin.xtSameCode * sameCode * f32(i32(count) - 1) / 127.0;
+}
 
-  let cellLeak = g * (twin.cellOffset + f32(cfg.v_leak) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * mismNeuron[i].sameCodeLeak * f32(nLeak - 1) / 127.0;
-  let cellReset = g * (twin.cellOffset + f32(cfg.v_reset) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * mismNeuron[i].sameCodeReset * f32(nReset - 1) / 127.0;
-  let cellThreshold = g * (twin.cellOffset + f32(cfg.v_threshold) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * mismNeuron[i].sameCodeThreshold * f32(nThreshold - 1) / 127.0;
+// The five potentials a voltage row sets, for neuron i (quadrant gain g,
+// crosstalk shift): the same expressions for a full and a partial update.
+fn leakPotential(i: u32, g: f32, shift: f32) -> f32 {
+  let cell = voltageCell(g, cfgNeuron[i].v_leak, shift, mismNeuron[i].sameCodeLeak, stats[i * STAT_ROWS]);
+  let uLeakBias = f32(cfgNeuron[i].i_bias_leak) / 1022.0;
+  return mismNeuron[i].leakA * cell + mismNeuron[i].leakB + mismNeuron[i].leakKappa * (uLeakBias - twin.kappaPivot);
+}
+
+fn resetCell(i: u32, g: f32, shift: f32) -> f32 {
+  let cell = voltageCell(g, cfgNeuron[i].v_reset, shift, mismNeuron[i].sameCodeReset, stats[i * STAT_ROWS + 1u]);
+  return mismNeuron[i].resetA * cell + mismNeuron[i].resetB;
+}
+
+fn thresholdPotential(i: u32, g: f32, shift: f32) -> f32 {
+  let cell = voltageCell(g, cfgNeuron[i].v_threshold, shift, mismNeuron[i].sameCodeThreshold,
+    stats[i * STAT_ROWS + 2u]);
+  return mismNeuron[i].thresholdA * cell + mismNeuron[i].thresholdB;
+}
+
+// COBA (TWIN.md §8): the reference cells are voltage cells like the others.
+fn cobaReferenceExc(i: u32, g: f32, shift: f32) -> f32 {
+  let cell = voltageCell(g, cfgNeuron[i].e_synin_exc_rev, shift, mismNeuron[i].sameCodeCobaExc,
+    stats[i * STAT_ROWS + 3u]);
+  return mismNeuron[i].cobaAExc * cell + mismNeuron[i].cobaBExc;
+}
+
+fn cobaReferenceInh(i: u32, g: f32, shift: f32) -> f32 {
+  let cell = voltageCell(g, cfgNeuron[i].e_synin_inh_rev, shift, mismNeuron[i].sameCodeCobaInh,
+    stats[i * STAT_ROWS + 4u]);
+  return mismNeuron[i].cobaAInh * cell + mismNeuron[i].cobaBInh;
+}
+
+// Every parameter of neuron i and its two CADC channels.
+fn fullParams(i: u32, info: ChipInfo, q: u32, n: u32, g: f32, shift: f32, xt: f32, qm: QuadrantMismatch) {
+  let cfg = cfgNeuron[i];
   let uLeakBias = f32(cfg.i_bias_leak) / 1022.0;
 
   var p: NeuronParams;
-  p.EL = mismNeuron[i].leakA * cellLeak + mismNeuron[i].leakB + mismNeuron[i].leakKappa * (uLeakBias - twin.kappaPivot);
-  p.VRcell = mismNeuron[i].resetA * cellReset + mismNeuron[i].resetB;
-  p.VT = mismNeuron[i].thresholdA * cellThreshold + mismNeuron[i].thresholdB;
+  p.EL = leakPotential(i, g, shift);
+  p.VRcell = resetCell(i, g, shift);
+  p.VT = thresholdPotential(i, g, shift);
   p.C = mismNeuron[i].capIntrinsic + f32(cfg.membrane_capacitance) / 63.0 * twin.capFull * mismNeuron[i].capGain;
   var range = 1.0;
   if (cfg.leak_division != 0) { range = range * mismNeuron[i].leakDivRatio; }
@@ -158,13 +169,9 @@ fn computeParams(
     isyn += gm * (mismNeuron[i].refRhoInh + mismNeuron[i].refLambdaInh * (f32(cfg.i_bias_synin_inh_shift) / 1022.0 - twin.refPivot));
   }
   p.Isyn = isyn;
-  // COBA (TWIN.md §8): reference cells like the other voltage cells, strength β = k·8/V·(code/255)^γ.
-  let cellCrefExc = g * (twin.cellOffset + f32(cfg.e_synin_exc_rev) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * mismNeuron[i].sameCodeCobaExc * f32(nCrefExc - 1) / 127.0;
-  let cellCrefInh = g * (twin.cellOffset + f32(cfg.e_synin_inh_rev) / 1022.0 * twin.cellSpan) + shift +
-    twin.xtSameCode * mismNeuron[i].sameCodeCobaInh * f32(nCrefInh - 1) / 127.0;
-  p.crefExc = mismNeuron[i].cobaAExc * cellCrefExc + mismNeuron[i].cobaBExc;
-  p.crefInh = mismNeuron[i].cobaAInh * cellCrefInh + mismNeuron[i].cobaBInh;
+  // COBA (TWIN.md §8): strength β = k·8/V·(code/255)^γ.
+  p.crefExc = cobaReferenceExc(i, g, shift);
+  p.crefInh = cobaReferenceInh(i, g, shift);
   p.betaExc = 0.0;
   p.betaInh = 0.0;
   if (cfg.coba_exc_enable != 0 && cfg.i_bias_synin_exc_coba > 0) {
@@ -197,4 +204,58 @@ fn computeParams(
   if (n == 0u) {
     parChannel[cBase + CHANNELS] = ChannelParams(g, mismChannel[cm + CHANNELS] * xt, 0.0, 0.0);
   }
+}
+
+@compute @workgroup_size(128)
+fn computeParams(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let group = wid.y * nwg.x + wid.x;
+  let act = group / 4u;
+  if (act >= desc.chips) {
+    return;
+  }
+  let info = chipInfo[act];
+  let q = group % 4u;
+  let n = q * 128u + lid;
+  let i = info.chip * NEURONS + n;
+  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
+  let qm = mismQuadrant[info.chip * 4u + q];
+  let xt = (mq - twin.xtPivot) / 1022.0;
+  let shift = mismNeuron[i].crosstalkCoupling * xt;
+  let g = qm.gain;
+  fullParams(i, info, q, n, g, shift, xt, qm);
+}
+
+// The potentials of the voltage rows in mask desc.u0 (bit r for row r of
+// quadrantStats, 1..5), alone: what a search writing v_leak, v_reset,
+// v_threshold or a COBA reference changes. A kernel of its own, because
+// llvmpipe runs the code of a branch not taken too (masked), so a mode of
+// computeParams would cost as much as the full update.
+@compute @workgroup_size(128)
+fn updatePotentials(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let group = wid.y * nwg.x + wid.x;
+  let act = group / 4u;
+  if (act >= desc.chips) {
+    return;
+  }
+  let info = chipInfo[act];
+  let q = group % 4u;
+  let i = info.chip * NEURONS + q * 128u + lid;
+  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
+  let xt = (mq - twin.xtPivot) / 1022.0;
+  let shift = mismNeuron[i].crosstalkCoupling * xt;
+  let g = mismQuadrant[info.chip * 4u + q].gain;
+  let rows = desc.u0;
+  if ((rows & 2u) != 0u) { parNeuron[i].EL = leakPotential(i, g, shift); }
+  if ((rows & 4u) != 0u) { parNeuron[i].VRcell = resetCell(i, g, shift); }
+  if ((rows & 8u) != 0u) { parNeuron[i].VT = thresholdPotential(i, g, shift); }
+  if ((rows & 16u) != 0u) { parNeuron[i].crefExc = cobaReferenceExc(i, g, shift); }
+  if ((rows & 32u) != 0u) { parNeuron[i].crefInh = cobaReferenceInh(i, g, shift); }
 }

@@ -13,7 +13,7 @@ import { wgslSource } from "./wgsl_source.ts";
 
 /** The kernel entry points, by the WGSL module that holds them. */
 export const KERNELS = {
-  params: ["quadrantStats", "computeParams"],
+  params: ["quadrantStats", "computeParams", "updatePotentials"],
   measure: [
     "measureSettled",
     "measureThresholdMax",

@@ -86,6 +86,7 @@ export function descOf<U extends string, F extends string>(
 export const PROGRAMS = {
   quadrantStats: program("quadrantStats", ["rows"], []),
   computeParams: program("computeParams", [], []),
+  updatePotentials: program("updatePotentials", ["voltageRows"], []),
   measureSettled: program("measureSettled", ["reads", "kind"], []),
   measureThresholdMax: program(
     "measureThresholdMax",

@@ -176,8 +176,9 @@ export class WebGpuBackend implements Backend {
   readonly #rt: GpuRuntime;
   readonly #dirty = new Set<number>();
   /**
-   * Per chip: the `quadrantStats` rows (bit mask) and whether the parameters
-   * are stale on the GPU, by the writes encoded since they were last computed.
+   * Per chip, what the writes encoded since the last update left stale on
+   * the GPU: the `quadrantStats` rows (bit mask), and the parameters — bit 0
+   * all of them, bits 1..5 only the potential of that voltage row.
    */
   readonly #staleStats: Uint8Array;
   readonly #staleParams: Uint8Array;
@@ -489,17 +490,22 @@ export class WebGpuBackend implements Backend {
    */
   #encodeParams(job: _Job): void {
     let rows = 0;
-    let params = false;
+    let params = 0;
     for (const c of job.active) {
       rows |= job.staleStats[c]!;
-      params ||= job.staleParams[c] === 1;
+      params |= job.staleParams[c]!;
       job.staleStats[c] = 0;
       job.staleParams[c] = 0;
     }
     if (rows !== 0) {
       job.run(PROGRAMS.quadrantStats, job.active.length * 3, { rows });
     }
-    if (params) job.run(PROGRAMS.computeParams, job.active.length * 4, {});
+    if (params & 1) {
+      job.run(PROGRAMS.computeParams, job.active.length * 4, {});
+    } else if (params !== 0) {
+      // Voltage rows alone: only their potentials (kernels/params.wgsl).
+      job.run(PROGRAMS.updatePotentials, job.active.length * 4, { voltageRows: params });
+    }
   }
 
   /** Encodes a write of `field` by `writeField` and marks what it makes stale. */
@@ -511,9 +517,11 @@ export class WebGpuBackend implements Backend {
   ): void {
     job.run(PROGRAMS.writeField, groups, { ...values, field: fieldId(field) });
     const rows = statsRows(field);
+    // A voltage row (bits 1..5) moves one potential; anything else every parameter.
+    const params = rows > 1 ? rows : 1;
     for (const c of job.active) {
       job.staleStats[c]! |= rows;
-      job.staleParams[c] = 1;
+      job.staleParams[c]! |= params;
     }
   }
 
