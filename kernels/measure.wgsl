@@ -10,8 +10,10 @@
 // Time loops: spike-count and threshold-max run a range of steps per
 // dispatch (desc.u3 = first step, desc.u4 = step count) with their state in
 // `mstate`, so no invocation exceeds MAX steps per dispatch chosen by the
-// host (≤ 4096 steps, ≤ 6 unrolled segments each: no nested loops);
-// membrane-trace does the same for its readout neuron.
+// host (≤ 4096 steps, each at most 6 iterations of lifStep's segment loop,
+// plus one per read: below 8 × 4096 loop iterations); membrane-trace does
+// the same for its readout neuron. Kernels that run whole (PSP, settled
+// reads, τ traces) are bounded on the host (MAX_LOOP_ITERATIONS).
 
 fn neuronOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
   let idx = linearIndex(wid, nwg, lid, 128u);
@@ -53,10 +55,6 @@ fn measureSettled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   readings[info.chip * CHANNELS + n] = sum / f32(desc.u0);
 }
 
-// Every normal draw lies within ±5.42 (24-bit uniforms through the inverse
-// CDF); the margin makes the bound safe for f32 as well.
-const NORMAL_BOUND: f32 = 5.5;
-
 // desc.u0: samples, u1: batches, u2: sub-steps per read, u3/u4: step range; f0: dt.
 // Step g of the measurement is step w = g % perBatch of batch g / perBatch;
 // the loop keeps (batch, w, read j, sub-step r) as counters, no division per step.
@@ -80,34 +78,40 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   let I = p.Isyn + p.Ioff;
   let prefix = hash3(info.key, op, lane(STREAM_MEMBRANE, n));
   let cadc = neuronCadcOf(info, op, n);
-  let bound = twin.sigmaCadc * NORMAL_BOUND;
   var st = mstate[i];
   if (desc.u3 == 0u) { st.best = -1.0; }
   var s = Lif(st.v, st.refLeft, st.spikes, 0.0);
   let k = lifConstants(p, desc.f0);
   let end = min(desc.u3 + desc.u4, total);
+  let vHeld = heldResetPotential(p);
   var g = desc.u3;
   var b = g / perBatch;
   var w = g % perBatch;
   var j = w / sub;
   var r = w % sub;
-  for (; g < end; g++) {
+  // One iteration per read: the read, then the sub-steps up to the next one
+  // (or the end of the range). A read inside the step loop would cost its
+  // draws on every step on llvmpipe, which runs the code of branches not
+  // taken too. Loop iterations per invocation: reads + steps + the steps'
+  // segments (≤ 6 each), within llvmpipe's 65 535 for 4096 steps.
+  loop {
+    if (g >= end) { break; }
     if (w == 0u) {
-      s = Lif(heldResetPotential(p), p.tRef, 0.0, 0.0);
+      s = Lif(vHeld, p.tRef, 0.0, 0.0);
     }
     if (r == 0u && j >= first) {
-      // A read whose largest possible value (every noise draw at its bound)
-      // cannot beat the best so far changes nothing: skip its draws.
-      if (mostNeuronCadc(cadc, s.v, bound) > st.best) {
-        st.best = max(st.best, readNeuronCadc(cadc, s.v, b * samples + (j - first)));
-      }
+      st.best = max(st.best, readNeuronCadc(cadc, s.v, b * samples + (j - first)));
     }
+    let n = min(sub - r, end - g);
     // The steps after a batch's last read change no reading.
     if (j + 1u < per) {
-      lifStep(&s, p, k, true, I, prefix, g);
+      for (var q = 0u; q < n; q++) {
+        lifStep(&s, p, k, true, I, prefix, g + q);
+      }
     }
-    r++;
-    w++;
+    g += n;
+    w += n;
+    r += n;
     if (r == sub) {
       r = 0u;
       j++;

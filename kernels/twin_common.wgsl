@@ -8,9 +8,14 @@
 // quantile of the same uniform to f32 precision),
 // and the readout and integration helpers of backends/cpu/*.ts.
 //
-// Invariants: no function here loops; callers keep every invocation's total
-// loop iterations below MAX_ITERATIONS (llvmpipe silently stops loops at
-// 65 535 back-edges per invocation).
+// Invariants: only lifStep loops (at most six segment iterations per step);
+// callers keep every invocation's total loop iterations below 65 535
+// (llvmpipe silently stops loops there, counting every loop's back-edges).
+//
+// Written for llvmpipe as much as for GPUs: llvmpipe runs the code of every
+// branch, taken or not (masked), so costs add up over all paths; hot code is
+// straight-line with selects, and a mode that must not cost the others is
+// an entry point of its own.
 
 // ---- layouts --------------------------------------------------------------
 
@@ -240,12 +245,6 @@ fn readNeuronCadc(c: NeuronCadc, volts: f32, read: u32) -> f32 {
     e1 = twin.sigmaCadc * normalAt(c.prefixes.y, read);
   }
   return 0.5 * (cadcReadWith(c.c0, volts, e0) + cadcReadWith(c.c1, volts, e1));
-}
-
-// The largest value `readNeuronCadc` can return for `volts`: every noise
-// draw at its bound (the reading grows with the noise).
-fn mostNeuronCadc(c: NeuronCadc, volts: f32, bound: f32) -> f32 {
-  return 0.5 * (cadcReadWith(c.c0, volts, bound) + cadcReadWith(c.c1, volts, bound));
 }
 
 // Mean of a neuron's two CADC channels reading `volts`; read number `read`.

@@ -65,9 +65,10 @@ import {
 } from "./layout.ts";
 
 /**
- * Most integration steps one invocation runs per dispatch. Each step calls
- * up to six unrolled segments and no loop, so an invocation stays far below
- * llvmpipe's 65 535 loop iterations.
+ * Most integration steps one invocation runs per dispatch. A step is one
+ * iteration of its measurement's loop and at most six of its segment loop
+ * (threshold-max adds one per read), so an invocation stays below 8 × 4096
+ * = 32 768 of llvmpipe's 65 535 loop iterations.
  */
 export const MAX_STEPS_PER_DISPATCH = 4096;
 
