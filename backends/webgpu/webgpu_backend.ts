@@ -99,11 +99,41 @@ interface _Regions {
   reduced: number;
 }
 
+/** A growable typed array: the host data of a job's `sInt` or `sFloat` region. */
+class _Growable<T extends Int32Array | Float32Array> {
+  #data: T;
+  length = 0;
+  constructor(readonly make: (n: number) => T) {
+    this.#data = make(1024);
+  }
+  /** Appends `n` values (`data`, or zeros) and returns where they start. */
+  alloc(n: number, data?: ArrayLike<number>): number {
+    const at = this.length;
+    if (at + n > this.#data.length) {
+      const grown = this.make(Math.max(at + n, 2 * this.#data.length));
+      grown.set(this.#data.subarray(0, at));
+      this.#data = grown;
+    }
+    if (data) {
+      const values = ArrayBuffer.isView(data)
+        ? (data as unknown as Float64Array).subarray(0, n)
+        : Array.prototype.slice.call(data, 0, n) as number[];
+      this.#data.set(values, at);
+    }
+    this.length = at + n;
+    return at;
+  }
+  /** The values so far (a view). */
+  get values(): T {
+    return this.#data.subarray(0, this.length) as T;
+  }
+}
+
 /** One submission being recorded: dispatches, host data, operation count. */
 class _Job {
   readonly dispatches: Dispatch[] = [];
-  readonly ints: number[] = [];
-  readonly floats: number[] = [];
+  readonly ints = new _Growable((n) => new Int32Array(n));
+  readonly floats = new _Growable((n) => new Float32Array(n));
   op = 0;
   aux: Float32Array | undefined;
   readonly regions = new Map<SearchSpec, _Regions>();
@@ -134,14 +164,10 @@ class _Job {
     this.dispatch(p.kernel, groups, { ...(op === undefined ? {} : { op }), ...descOf(p, values) });
   }
   allocInts(n: number, data?: ArrayLike<number>): number {
-    const at = this.ints.length;
-    for (let i = 0; i < n; i++) this.ints.push(data ? data[i]! : 0);
-    return at;
+    return this.ints.alloc(n, data);
   }
   allocFloats(n: number, data?: ArrayLike<number>): number {
-    const at = this.floats.length;
-    for (let i = 0; i < n; i++) this.floats.push(data ? data[i]! : 0);
-    return at;
+    return this.floats.alloc(n, data);
   }
 }
 
@@ -439,9 +465,9 @@ export class WebGpuBackend implements Backend {
   }
 
   async #finish(job: _Job, readbacks: Parameters<GpuRuntime["run"]>[1]): Promise<ArrayBuffer[]> {
-    if (job.ints.length > 0) this.#rt.upload("sInt", Int32Array.from(job.ints));
+    if (job.ints.length > 0) this.#rt.upload("sInt", job.ints.values);
     else this.#rt.ensure("sInt", 256);
-    if (job.floats.length > 0) this.#rt.upload("sFloat", Float32Array.from(job.floats));
+    if (job.floats.length > 0) this.#rt.upload("sFloat", job.floats.values);
     else this.#rt.ensure("sFloat", 256);
     if (job.aux) this.#rt.upload("aux", job.aux);
     // The operations the job claimed, per active chip (the kernels used base + delta).
@@ -706,7 +732,7 @@ export class WebGpuBackend implements Backend {
       const o = startOffsets(spec.algorithm, this.keys[c]!, counters[c]! + startOp, size);
       if (!o) return;
       if (k === 0) offsetsAt = job.allocInts(n) + 1;
-      for (let i = 0; i < size; i++) job.ints[offsetsAt - 1 + k * size + i] = o[i]!;
+      job.ints.values.set(o.subarray(0, size), offsetsAt - 1 + k * size);
     });
     const shape = { instances: n, perChip: size };
     job.run(PROGRAMS.searchInit, groups, {
