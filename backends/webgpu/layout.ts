@@ -241,47 +241,6 @@ export function packConfig(c: Readonly<ChipConfig>): {
 }
 
 /**
- * Reads one field of one chip back out of the packed GPU configuration.
- *
- * @example
- * ```ts
- * import { packConfig, unpackField } from "./layout.ts";
- * import { initialConfig } from "../config.ts";
- * import assert from "node:assert/strict";
- * const p = packConfig(initialConfig());
- * assert.equal(unpackField(p, "v_threshold")[5], 600);
- * assert.equal(unpackField(p, "cadc_i_ramp_slope").length, 4);
- * ```
- */
-export function unpackField(
-  p: { neuron: Int32Array; chip: Int32Array; channel: Int32Array },
-  field: FieldName,
-): Int32Array {
-  const k = NEURON_FIELDS.indexOf(field);
-  if (k >= 0) {
-    const out = new Int32Array(NEURONS);
-    for (let n = 0; n < NEURONS; n++) out[n] = p.neuron[n * NEURON_CONFIG_INTS + k]!;
-    return out;
-  }
-  switch (field) {
-    case "syn_i_bias_dac":
-      return p.chip.slice(0, 4);
-    case "cadc_v_ramp_offset":
-      return p.chip.slice(4, 8);
-    case "cadc_i_ramp_slope":
-      return p.chip.slice(8, 12);
-    case "clock_scale_fast":
-      return p.chip.slice(12, 14);
-    case "clock_scale_slow":
-      return p.chip.slice(14, 16);
-    case "cadc_channel_offset":
-      return p.channel.slice();
-    default:
-      throw new TypeError(`No GPU layout for field "${field}"`);
-  }
-}
-
-/**
  * The `writeField` kernel's id of a searchable field.
  *
  * @example

@@ -61,7 +61,6 @@ import {
   packTwin,
   PARAM_FLOATS,
   statsRows,
-  unpackField,
 } from "./layout.ts";
 
 /**
@@ -89,6 +88,9 @@ function _bounded(kind: string, setting: string, iterations: number): void {
 
 /** Where a search keeps its state inside the job's integer and float regions. */
 interface _Regions {
+  /** The field searched and its values per chip: what the final codes are written to. */
+  field: SearchSpec["field"];
+  size: number;
   codes: number;
   histCodes: number;
   histDist: number;
@@ -378,41 +380,29 @@ export class WebGpuBackend implements Backend {
     const active = spec.chips ?? Array.from({ length: chips }, (_, c) => c);
     this.#batch.selected({ chips: active });
     const job = this.#begin(active);
-    const fields = new Set<string>();
     const traceSteps: { codes: number; readings: number }[] | undefined = spec.trace
       ? []
       : undefined;
-    const r = this.#encodeSearch(job, spec, 0, fields, traceSteps);
+    const r = this.#encodeSearch(job, spec, 0, traceSteps);
     this.stats.searches++;
     const n = active.length * size;
     const readbacks = [
       { buffer: "sInt" as const, offset: 0, size: job.ints.length * 4 },
-      { buffer: "cfgNeuron" as const, offset: 0, size: chips * NEURONS * NEURON_CONFIG_INTS * 4 },
-      { buffer: "cfgChip" as const, offset: 0, size: chips * CHIP_CONFIG_INTS * 4 },
-      { buffer: "cfgChannel" as const, offset: 0, size: chips * CADC_CHANNELS * 4 },
       { buffer: "sFloat" as const, offset: 0, size: Math.max(4, job.floats.length * 4) },
     ];
-    const [ints, neuron, chip, channel, floats] = (await this.#finish(job, readbacks)).map((b) =>
-      b
-    );
+    const [ints, floats] = await this.#finish(job, readbacks);
     const sInt = new Int32Array(ints!);
-    const cfgN = new Int32Array(neuron!);
-    const cfgC = new Int32Array(chip!);
-    const cfgCh = new Int32Array(channel!);
-    // Mirror the fields the search and its sub-searches moved on the host.
-    for (const c of active) {
-      const packed = {
-        neuron: cfgN.subarray(
-          c * NEURONS * NEURON_CONFIG_INTS,
-          (c + 1) * NEURONS * NEURON_CONFIG_INTS,
-        ),
-        chip: cfgC.subarray(c * CHIP_CONFIG_INTS, (c + 1) * CHIP_CONFIG_INTS),
-        channel: cfgCh.subarray(c * CADC_CHANNELS, (c + 1) * CADC_CHANNELS),
-      };
+    // Mirror on the host what the search and its sub-searches wrote: each
+    // region's final codes are what its last writeField put in the
+    // configuration (a sub-search encoded once per step of its parent has a
+    // region per step; the last one ran last).
+    active.forEach((c, k) => {
       const patch: Record<string, Int32Array> = {};
-      for (const f of fields) patch[f] = unpackField(packed, f as never);
+      for (const reg of job.regions.values()) {
+        patch[reg.field] = sInt.slice(reg.codes + k * reg.size, reg.codes + (k + 1) * reg.size);
+      }
       this.#batch.write(patch as ConfigPatch, { chips: [c] });
-    }
+    });
     const codes = new Int32Array(chips * size).fill(-1);
     const success = new Uint8Array(chips * size);
     active.forEach((c, k) => {
@@ -689,7 +679,6 @@ export class WebGpuBackend implements Backend {
     job: _Job,
     spec: SearchSpec,
     depth: number,
-    fields: Set<string>,
     trace: { codes: number; readings: number }[] | undefined,
   ): _Regions {
     if (depth > 3) throw new RangeError("GPU searches nest at most 3 levels deep");
@@ -705,11 +694,12 @@ export class WebGpuBackend implements Backend {
     const plan = planSearch(spec.algorithm, lower, upper);
     const n = active.length * size;
     const groups = Math.ceil(n / 128);
-    fields.add(spec.field);
     let reg = job.regions.get(spec);
     if (!reg) {
       const target = selectRows(expandPerInstance(spec.target, size, chips), active, size);
       reg = {
+        field: spec.field,
+        size,
         codes: job.allocInts(n),
         histCodes: job.allocInts(plan.best * n),
         success: job.allocInts(n),
@@ -749,13 +739,7 @@ export class WebGpuBackend implements Backend {
       if (spec.before && spec.before.length > 0) {
         job.run(PROGRAMS.combineFlags, groups, { ...shape, other: 0, flags: reg.before, mode: 0 });
         for (const sub of spec.before) {
-          const child = this.#encodeSearch(
-            job,
-            { ...sub, chips: active },
-            depth + 1,
-            fields,
-            undefined,
-          );
+          const child = this.#encodeSearch(job, { ...sub, chips: active }, depth + 1, undefined);
           if (validateSearchSpec(sub, chips).size === size) {
             job.run(PROGRAMS.combineFlags, groups, {
               ...shape,
