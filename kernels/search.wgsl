@@ -312,9 +312,9 @@ fn secantNext(i: u32, nInst: u32, k: u32, m: u32) -> i32 {
   return (lo + hi) >> 1u;
 }
 
-// One step of BinarySearch / NoisyBinarySearch, LinearPrediction or the secant search.
+// One step of BinarySearch / NoisyBinarySearch or LinearPrediction.
 // u7 mode: 0 bisect (f1 = increment), 1 mirror, 2 final (no update beyond history),
-// 3 linear prediction (f1 probe, f2 offset, f3 slope), 4 secant (see secantNext).
+// 3 linear prediction (f1 probe, f2 offset, f3 slope).
 // u10 best, u11 left, u12 inverted.
 @compute @workgroup_size(128)
 fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -326,12 +326,6 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let r = readingOf(i);
   let t = sFloat[desc.u5 + i];
   let left = desc.u11;
-  if (desc.u7 == 4u) {
-    sInt[desc.u3 + left * nInst + i] = p;
-    sFloat[desc.u4 + left * nInst + i] = secantResidual(r, t);
-    sInt[desc.u2 + i] = secantNext(i, nInst, desc.u10 - 1u - left, desc.u10);
-    return;
-  }
   if (left < desc.u10) {
     sInt[desc.u3 + left * nInst + i] = p;
     sFloat[desc.u4 + left * nInst + i] = abs(r - t);
@@ -383,6 +377,22 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     q = sInt[desc.u3 + bestSlot * nInst + i];
   }
   sInt[desc.u2 + i] = q;
+}
+
+// One step of the secant search (search_rules.ts; u7 mode 4, the slots as
+// searchUpdate's, see secantNext): an entry point of its own, so that the
+// binary searches' updates do not pay for its history loops (llvmpipe runs
+// the code of a branch not taken too).
+@compute @workgroup_size(128)
+fn searchSecant(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32) {
+  let i = instanceOf(wid, nwg, lid);
+  let nInst = desc.u0;
+  if (i >= nInst) { return; }
+  let left = desc.u11;
+  sInt[desc.u3 + left * nInst + i] = sInt[desc.u2 + i];
+  sFloat[desc.u4 + left * nInst + i] = secantResidual(readingOf(i), sFloat[desc.u5 + i]);
+  sInt[desc.u2 + i] = secantNext(i, nInst, desc.u10 - 1u - left, desc.u10);
 }
 
 // Success of final codes (region u2) into region u6: 0 on a bound.

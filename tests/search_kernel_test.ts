@@ -1,5 +1,5 @@
 /**
- * The WGSL `searchUpdate` kernel against the TypeScript rules it mirrors
+ * The WGSL `searchUpdate` and `searchSecant` kernels against the TypeScript rules they mirror
  * (`backends/search_rules.ts`), one step at a time on random states: every
  * algorithm's codes and history must be identical, NaN, ±Infinity and
  * clamped readings included (the binary searches' final pick lets a NaN
@@ -39,21 +39,19 @@ async function gpuStep(
   floats.set(readings, m * n + n);
   rt.upload("sInt", ints);
   rt.upload("sFloat", floats);
+  const { kernel, ...update } = searchUpdateDesc(plan, state.inverted, state.step, {
+    instances: n,
+    perChip: n,
+    codes: 0,
+    histCodes: n,
+    histDist: 0,
+    targets: m * n,
+    source: m * n + n + 1,
+  });
   const [intBytes, floatBytes] = await rt.run([{
-    kernel: "searchUpdate",
+    kernel,
     groups: Math.ceil(n / 128),
-    desc: {
-      chips: 1,
-      ...searchUpdateDesc(plan, state.inverted, state.step, {
-        instances: n,
-        perChip: n,
-        codes: 0,
-        histCodes: n,
-        histDist: 0,
-        targets: m * n,
-        source: m * n + n + 1,
-      }),
-    },
+    desc: { chips: 1, ...update },
   }], [
     { buffer: "sInt", offset: 0, size: ints.byteLength },
     { buffer: "sFloat", offset: 0, size: m * n * 4 },

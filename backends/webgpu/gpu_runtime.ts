@@ -33,6 +33,7 @@ export const KERNELS = {
     "quadrantMean",
     "applyMap",
     "searchUpdate",
+    "searchSecant",
     "searchSuccess",
     "combineFlags",
     "traceStep",

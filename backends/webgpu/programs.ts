@@ -79,7 +79,7 @@ export function descOf<U extends string, F extends string>(
  * ```ts
  * import { PROGRAMS } from "./programs.ts";
  * import assert from "node:assert/strict";
- * assert.equal(PROGRAMS.searchSecant.kernel, "searchUpdate");
+ * assert.equal(PROGRAMS.searchSecant.kernel, "searchSecant");
  * assert.equal(PROGRAMS.searchSecant.u.indexOf("left"), 11);
  * ```
  */
@@ -178,7 +178,7 @@ export const PROGRAMS = {
     "offset",
     "slope",
   ]),
-  searchSecant: program("searchUpdate", _updateSlots(), [
+  searchSecant: program("searchSecant", _updateSlots(), [
     null,
     "firstIncrement",
     "span",
@@ -239,10 +239,18 @@ export interface SearchRegions {
   readonly source: number;
 }
 
+function _withKernel<U extends string, F extends string>(
+  p: KernelProgram<U, F>,
+  values: Record<U | F, number>,
+): { kernel: KernelName; u: number[]; f: number[] } {
+  return { kernel: p.kernel, ...descOf(p, values) };
+}
+
 /**
- * The `searchUpdate` dispatch of step `step` of a search (the mode its
- * algorithm and step call for, as `search_rules.ts`'s `searchUpdate`
- * takes the step): the one place that encodes a plan for the kernel.
+ * The update dispatch of step `step` of a search: its kernel (`searchSecant`
+ * for the secant search, `searchUpdate` for the others) and the mode its
+ * algorithm and step call for, as `search_rules.ts`'s `searchUpdate` takes
+ * the step; the one place that encodes a plan for the kernels.
  *
  * @example
  * ```ts
@@ -252,6 +260,7 @@ export interface SearchRegions {
  * const plan = planSearch({ name: "binary" }, 0, 1022);
  * const regions = { instances: 4, perChip: 4, codes: 0, histCodes: 4, histDist: 0, targets: 12, source: 0 };
  * const d = searchUpdateDesc(plan, false, 0, regions);
+ * assert.equal(d.kernel, "searchUpdate");
  * assert.equal(d.u[7], 0); // mode 0: bisect
  * assert.equal(d.f[1], 256); // by the first increment
  * assert.equal(searchUpdateDesc(plan, false, 11, regions).u[7], 2); // the final pick
@@ -262,7 +271,7 @@ export function searchUpdateDesc(
   inverted: boolean,
   step: number,
   regions: SearchRegions,
-): { u: number[]; f: number[] } {
+): { kernel: KernelName; u: number[]; f: number[] } {
   const left = plan.measurements - step - 1;
   const common = {
     ...regions,
@@ -274,7 +283,7 @@ export function searchUpdateDesc(
   };
   const a = plan.algorithm;
   if (a.name === "linear-prediction") {
-    return descOf(PROGRAMS.searchLinearPrediction, {
+    return _withKernel(PROGRAMS.searchLinearPrediction, {
       ...common,
       mode: 3,
       probe: plan.start,
@@ -284,7 +293,7 @@ export function searchUpdateDesc(
   }
   if (a.name === "secant") {
     const [floor, ceiling] = a.limits ?? [-_F32_MAX, _F32_MAX];
-    return descOf(PROGRAMS.searchSecant, {
+    return _withKernel(PROGRAMS.searchSecant, {
       ...common,
       mode: 4,
       firstIncrement: plan.increments[0]!,
@@ -295,7 +304,7 @@ export function searchUpdateDesc(
       highLimit: Math.min(ceiling, _F32_MAX),
     });
   }
-  return descOf(PROGRAMS.searchBisect, {
+  return _withKernel(PROGRAMS.searchBisect, {
     ...common,
     mode: left > 1 ? 0 : left === 1 ? 1 : 2,
     increment: left > 1 ? plan.increments[step]! : 0,

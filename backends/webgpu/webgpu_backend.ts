@@ -781,18 +781,15 @@ export class WebGpuBackend implements Backend {
           source,
         });
       }
-      job.dispatch(
-        "searchUpdate",
-        groups,
-        searchUpdateDesc(plan, spec.inverted ?? false, k, {
-          ...shape,
-          codes: reg.codes,
-          histCodes: reg.histCodes,
-          histDist: reg.histDist,
-          targets: reg.targets,
-          source,
-        }),
-      );
+      const { kernel, ...update } = searchUpdateDesc(plan, spec.inverted ?? false, k, {
+        ...shape,
+        codes: reg.codes,
+        histCodes: reg.histCodes,
+        histDist: reg.histDist,
+        targets: reg.targets,
+        source,
+      });
+      job.dispatch(kernel, groups, update);
     }
     this.#encodeWriteField(job, spec.field, groups, { ...shape, codes: reg.codes });
     job.run(PROGRAMS.searchSuccess, groups, {
