@@ -1,13 +1,15 @@
 // search.wgsl — calix's search update rules (backends/search_rules.ts) and
-// the glue of a GPU-resident search: write the codes into the configuration,
-// reduce and map the readings, update, keep history, report success.
+// the glue of a GPU-resident search: start, reduce and map the readings,
+// update (writing each new code into the configuration), keep history,
+// report success.
 //
 // Dispatch: one invocation per search instance (act chips × instances per
 // chip), workgroups of 128. Search state lives in two storage buffers
 // (sInt, sFloat), in regions whose offsets the host passes in desc:
 //   u0 instances, u1 instances per chip, u2 codes, u3 history codes,
-//   u4 history distances, u5 targets, u6 success / before flags,
-//   u7 field (writeField) or step mode (update), u8 lower, u9 upper (i32 bits),
+//   u4 history distances, u5 targets, u6 success / before flags (or, in
+//   the init and update kernels, field + 1 to write new codes to), u7 step
+//   mode (update), u8 lower, u9 upper (i32 bits),
 //   u10 history slots (best), u11 left, u12 inverted / map op, u13 readings source
 //   (0: readings buffer, else sFloat region offset + 1).
 
@@ -42,7 +44,8 @@ fn clipCode(v: i32) -> i32 {
   return clamp(v, bitcast<i32>(desc.u8), bitcast<i32>(desc.u9));
 }
 
-// Start codes: u2 codes, f0 start, u5 start offsets region (0: none, else offset + 1).
+// Start codes: u2 codes, f0 start, u5 start offsets region (0: none, else
+// offset + 1), u6 field + 1 to write them to.
 @compute @workgroup_size(128)
 fn searchInit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32) {
@@ -52,20 +55,18 @@ fn searchInit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   if (desc.u5 != 0u) {
     code += sInt[desc.u5 - 1u + i];
   }
-  sInt[desc.u2 + i] = clipCode(code);
+  setCode(i, clipCode(code));
 }
 
-// Codes (region u2) into the configuration field u7 of each instance's chip.
-@compute @workgroup_size(128)
-fn writeField(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32) {
-  let i = instanceOf(wid, nwg, lid);
-  if (i >= desc.u0) { return; }
+// Code c of instance i into configuration field `field` of its chip (the
+// field ids of layout.ts fieldId). searchInit, searchUpdate and searchSecant
+// write each new code this way (desc.u6 = field + 1; 0: no write), so a
+// search step needs no dispatch of its own for it.
+fn writeCode(i: u32, field: u32, c: i32) {
   let chip = chipInfo[i / desc.u1].chip;
   let k = i % desc.u1;
-  let c = sInt[desc.u2 + i];
   let n = chip * NEURONS + k;
-  switch desc.u7 {
+  switch field {
     case 0u: { cfgNeuron[n].v_leak = c; }
     case 1u: { cfgNeuron[n].v_reset = c; }
     case 2u: { cfgNeuron[n].v_threshold = c; }
@@ -88,6 +89,12 @@ fn writeField(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     case 19u: { cfgChannel[chip * CHANNELS + k] = c; }
     default: {}
   }
+}
+
+// The new code of instance i into region u2, and into its field (u6 = field + 1).
+fn setCode(i: u32, c: i32) {
+  sInt[desc.u2 + i] = c;
+  if (desc.u6 != 0u) { writeCode(i, desc.u6 - 1u, c); }
 }
 
 var<workgroup> wgSum: array<f32, 128>;
@@ -341,7 +348,7 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     } else {
       q = i32(clamp(pred, lo, hi));
     }
-    sInt[desc.u2 + i] = q;
+    setCode(i, q);
     return;
   }
   if (desc.u7 == 0u) {
@@ -376,7 +383,7 @@ fn searchUpdate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     }
     q = sInt[desc.u3 + bestSlot * nInst + i];
   }
-  sInt[desc.u2 + i] = q;
+  setCode(i, q);
 }
 
 // One step of the secant search (search_rules.ts; u7 mode 4, the slots as
@@ -392,7 +399,7 @@ fn searchSecant(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let left = desc.u11;
   sInt[desc.u3 + left * nInst + i] = sInt[desc.u2 + i];
   sFloat[desc.u4 + left * nInst + i] = secantResidual(readingOf(i), sFloat[desc.u5 + i]);
-  sInt[desc.u2 + i] = secantNext(i, nInst, desc.u10 - 1u - left, desc.u10);
+  setCode(i, secantNext(i, nInst, desc.u10 - 1u - left, desc.u10));
 }
 
 // Success of final codes (region u2) into region u6: 0 on a bound.

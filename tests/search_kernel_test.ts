@@ -47,6 +47,7 @@ async function gpuStep(
     histDist: 0,
     targets: m * n,
     source: m * n + n + 1,
+    write: 0,
   });
   const [intBytes, floatBytes] = await rt.run([{
     kernel,

@@ -328,7 +328,7 @@ Deno.test("the WGSL layouts hold the fields layout.ts packs, in its order", asyn
     512 * MISMATCH_FLOATS,
   );
   assert.equal((await wgslStruct("twin_common.wgsl", "NeuronParams")).length, PARAM_FLOATS);
-  // writeField's cases: every searchable per-neuron row by its NeuronConfig name.
+  // writeCode's cases: every searchable per-neuron row by its NeuronConfig name.
   const search = await Deno.readTextFile(new URL("../kernels/search.wgsl", import.meta.url));
   for (const row of [...NEURON_CAPMEM_ROWS, ...COBA_CAPMEM_ROWS]) {
     assert.match(

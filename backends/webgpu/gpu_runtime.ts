@@ -29,7 +29,6 @@ export const KERNELS = {
   ],
   search: [
     "searchInit",
-    "writeField",
     "quadrantMean",
     "applyMap",
     "searchUpdate",

@@ -57,8 +57,8 @@ export function program<const U extends string, const F extends string>(
  * ```ts
  * import { descOf, PROGRAMS } from "./programs.ts";
  * import assert from "node:assert/strict";
- * const d = descOf(PROGRAMS.writeField, { instances: 512, perChip: 512, codes: 0, field: 3 });
- * assert.deepEqual(d.u, [512, 512, 0, 0, 0, 0, 0, 3]);
+ * const d = descOf(PROGRAMS.quadrantMean, { instances: 512, perChip: 512, out: 3 });
+ * assert.deepEqual(d.u, [512, 512, 3]);
  * ```
  */
 export function descOf<U extends string, F extends string>(
@@ -122,13 +122,8 @@ export const PROGRAMS = {
   ),
   searchInit: program(
     "searchInit",
-    ["instances", "perChip", "codes", null, null, "offsets", null, null, "lower", "upper"],
+    ["instances", "perChip", "codes", null, null, "offsets", "write", null, "lower", "upper"],
     ["start"],
-  ),
-  writeField: program(
-    "writeField",
-    ["instances", "perChip", "codes", null, null, null, null, "field"],
-    [],
   ),
   quadrantMean: program("quadrantMean", ["instances", "perChip", "out"], []),
   applyMap: program(
@@ -207,7 +202,7 @@ function _updateSlots() {
     "histCodes",
     "histDist",
     "targets",
-    null,
+    "write",
     "mode",
     "lower",
     "upper",
@@ -237,6 +232,8 @@ export interface SearchRegions {
   readonly targets: number;
   /** Readings: their `sFloat` offset + 1, or 0 for the readings buffer. */
   readonly source: number;
+  /** The field (`fieldId`) + 1 each new code is written to, or 0 for none. */
+  readonly write: number;
 }
 
 function _withKernel<U extends string, F extends string>(
@@ -258,7 +255,9 @@ function _withKernel<U extends string, F extends string>(
  * import { planSearch } from "../search_rules.ts";
  * import assert from "node:assert/strict";
  * const plan = planSearch({ name: "binary" }, 0, 1022);
- * const regions = { instances: 4, perChip: 4, codes: 0, histCodes: 4, histDist: 0, targets: 12, source: 0 };
+ * const regions = {
+ *   instances: 4, perChip: 4, codes: 0, histCodes: 4, histDist: 0, targets: 12, source: 0, write: 1,
+ * };
  * const d = searchUpdateDesc(plan, false, 0, regions);
  * assert.equal(d.kernel, "searchUpdate");
  * assert.equal(d.u[7], 0); // mode 0: bisect

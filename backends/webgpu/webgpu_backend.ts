@@ -393,7 +393,7 @@ export class WebGpuBackend implements Backend {
     const [ints, floats] = await this.#finish(job, readbacks);
     const sInt = new Int32Array(ints!);
     // Mirror on the host what the search and its sub-searches wrote: each
-    // region's final codes are what its last writeField put in the
+    // region's final codes are what its last update wrote into the
     // configuration (a sub-search encoded once per step of its parent has a
     // region per step; the last one ran last).
     active.forEach((c, k) => {
@@ -525,14 +525,8 @@ export class WebGpuBackend implements Backend {
     }
   }
 
-  /** Encodes a write of `field` by `writeField` and marks what it makes stale. */
-  #encodeWriteField(
-    job: _Job,
-    field: FieldName,
-    groups: number,
-    values: { instances: number; perChip: number; codes: number },
-  ): void {
-    job.run(PROGRAMS.writeField, groups, { ...values, field: fieldId(field) });
+  /** Marks what a write of `field` on the GPU (a search's new codes) makes stale. */
+  #markWritten(job: _Job, field: FieldName): void {
     const rows = statsRows(field);
     // A voltage row (bits 1..5) moves one potential; anything else every parameter.
     const params = rows > 1 ? rows : 1;
@@ -725,6 +719,8 @@ export class WebGpuBackend implements Backend {
       job.ints.values.set(o.subarray(0, size), offsetsAt - 1 + k * size);
     });
     const shape = { instances: n, perChip: size };
+    // searchInit and every update write their new codes into the field.
+    const write = fieldId(spec.field) + 1;
     job.run(PROGRAMS.searchInit, groups, {
       ...shape,
       codes: reg.codes,
@@ -732,10 +728,11 @@ export class WebGpuBackend implements Backend {
       lower,
       upper,
       start: plan.start,
+      write,
     });
+    this.#markWritten(job, spec.field);
     const source = reg.reduced >= 0 ? reg.reduced + 1 : 0;
     for (let k = 0; k < plan.measurements; k++) {
-      this.#encodeWriteField(job, spec.field, groups, { ...shape, codes: reg.codes });
       if (spec.before && spec.before.length > 0) {
         job.run(PROGRAMS.combineFlags, groups, { ...shape, other: 0, flags: reg.before, mode: 0 });
         for (const sub of spec.before) {
@@ -788,10 +785,11 @@ export class WebGpuBackend implements Backend {
         histDist: reg.histDist,
         targets: reg.targets,
         source,
+        write,
       });
       job.dispatch(kernel, groups, update);
+      this.#markWritten(job, spec.field);
     }
-    this.#encodeWriteField(job, spec.field, groups, { ...shape, codes: reg.codes });
     job.run(PROGRAMS.searchSuccess, groups, {
       ...shape,
       codes: reg.codes,
