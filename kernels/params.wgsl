@@ -128,7 +128,15 @@ fn cobaReferenceInh(i: u32, g: f32, shift: f32) -> f32 {
 }
 
 // Every parameter of neuron i and its two CADC channels.
-fn fullParams(i: u32, info: ChipInfo, q: u32, n: u32, g: f32, shift: f32, xt: f32, qm: QuadrantMismatch) {
+fn fullParams(s: Site) {
+  let i = s.i;
+  let info = s.info;
+  let q = s.q;
+  let n = s.n;
+  let qm = s.qm;
+  let g = qm.gain;
+  let shift = s.shift;
+  let xt = s.xt;
   let cfg = cfgNeuron[i];
   let uLeakBias = f32(cfg.i_bias_leak) / 1022.0;
 
@@ -206,27 +214,44 @@ fn fullParams(i: u32, info: ChipInfo, q: u32, n: u32, g: f32, shift: f32, xt: f3
   }
 }
 
+// Where an invocation of computeParams or updatePotentials works (workgroup
+// = quadrant of an act chip, lane = neuron) and the neuron's crosstalk from
+// the quadrant's mean current code; `valid` is false past the act chips.
+struct Site {
+  valid: bool,
+  info: ChipInfo,
+  q: u32,
+  n: u32,
+  i: u32,
+  qm: QuadrantMismatch,
+  xt: f32,
+  shift: f32,
+}
+
+fn siteOf(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Site {
+  let group = wid.y * nwg.x + wid.x;
+  let act = group / 4u;
+  let info = chipInfo[min(act, desc.chips - 1u)];
+  let q = group % 4u;
+  let n = q * 128u + lid;
+  let i = info.chip * NEURONS + n;
+  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
+  let xt = (mq - twin.xtPivot) / 1022.0;
+  return Site(act < desc.chips, info, q, n, i, mismQuadrant[info.chip * 4u + q], xt,
+    mismNeuron[i].crosstalkCoupling * xt);
+}
+
 @compute @workgroup_size(128)
 fn computeParams(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let group = wid.y * nwg.x + wid.x;
-  let act = group / 4u;
-  if (act >= desc.chips) {
+  let s = siteOf(wid, nwg, lid);
+  if (!s.valid) {
     return;
   }
-  let info = chipInfo[act];
-  let q = group % 4u;
-  let n = q * 128u + lid;
-  let i = info.chip * NEURONS + n;
-  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
-  let qm = mismQuadrant[info.chip * 4u + q];
-  let xt = (mq - twin.xtPivot) / 1022.0;
-  let shift = mismNeuron[i].crosstalkCoupling * xt;
-  let g = qm.gain;
-  fullParams(i, info, q, n, g, shift, xt, qm);
+  fullParams(s);
 }
 
 // The potentials of the voltage rows in mask desc.u0 (bit r for row r of
@@ -240,18 +265,13 @@ fn updatePotentials(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let group = wid.y * nwg.x + wid.x;
-  let act = group / 4u;
-  if (act >= desc.chips) {
+  let s = siteOf(wid, nwg, lid);
+  if (!s.valid) {
     return;
   }
-  let info = chipInfo[act];
-  let q = group % 4u;
-  let i = info.chip * NEURONS + q * 128u + lid;
-  let mq = bitcast<f32>(stats[i * STAT_ROWS + STAT_MQ]);
-  let xt = (mq - twin.xtPivot) / 1022.0;
-  let shift = mismNeuron[i].crosstalkCoupling * xt;
-  let g = mismQuadrant[info.chip * 4u + q].gain;
+  let i = s.i;
+  let g = s.qm.gain;
+  let shift = s.shift;
   let rows = desc.u0;
   if ((rows & 2u) != 0u) { parNeuron[i].EL = leakPotential(i, g, shift); }
   if ((rows & 4u) != 0u) { parNeuron[i].VRcell = resetCell(i, g, shift); }
