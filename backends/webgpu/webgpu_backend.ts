@@ -42,7 +42,6 @@ import type { TwinConfig } from "../twin/twin_config.ts";
 import {
   type Dispatch,
   GpuRuntime,
-  type GpuStats,
   type KernelName,
   requestTwinDevice,
 } from "./gpu_runtime.ts";
@@ -281,7 +280,14 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Submits, dispatches, readbacks and (while profiling) GPU time so far, in all and by kernel. */
-  get gpuStats(): GpuStats {
+  get gpuStats(): {
+    submits: number;
+    dispatches: number;
+    readbacks: number;
+    passSeconds: number;
+    kernelSeconds: Record<string, number>;
+    kernelDispatches: Record<string, number>;
+  } {
     const s = this.#rt.stats;
     return {
       ...s,
