@@ -39,12 +39,7 @@ import { descOf, type KernelProgram, PROGRAMS, searchUpdateDesc } from "./progra
 import { sampling } from "../cpu/tau_estimator.ts";
 import { TwinBatch } from "../twin/twin_batch.ts";
 import type { TwinConfig } from "../twin/twin_config.ts";
-import {
-  type Dispatch,
-  GpuRuntime,
-  type KernelName,
-  requestTwinDevice,
-} from "./gpu_runtime.ts";
+import { type Dispatch, GpuRuntime, type KernelName, requestTwinDevice } from "./gpu_runtime.ts";
 import {
   ALL_STATS_ROWS,
   CHIP_CONFIG_INTS,
