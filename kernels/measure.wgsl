@@ -49,8 +49,14 @@ fn measureSettled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   if (desc.u1 == 0u) { v0 = restBelowThreshold(p); } else { v0 = heldResetPotential(p); }
   let cadc = neuronCadcOf(info, op, n);
   var sum = 0.0;
-  for (var r = 0u; r < desc.u0; r++) {
+  // reads ≥ 1 (validated on the host): a do-while, as every short loop here —
+  // llvmpipe runs the body of a loop whose test sits at the top once more,
+  // masked, after the last iteration.
+  var r = 0u;
+  loop {
     sum += readNeuronCadc(cadc, v0 + membraneNoise(info, op, n, r), r);
+    r++;
+    if (r >= desc.u0) { break; }
   }
   readings[info.chip * CHANNELS + n] = sum / f32(desc.u0);
 }
@@ -105,8 +111,12 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     let n = min(sub - r, end - g);
     // The steps after a batch's last read change no reading.
     if (j + 1u < per) {
-      for (var q = 0u; q < n; q++) {
+      // n ≥ 1: a do-while (see measureSettled).
+      var q = 0u;
+      loop {
         lifStep(&s, p, k, true, I, prefix, g + q);
+        q++;
+        if (q >= n) { break; }
       }
     }
     g += n;
@@ -121,6 +131,7 @@ fn measureThresholdMax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
       j = 0u;
       b++;
     }
+    if (g >= end) { break; }
   }
   st.v = s.v;
   st.refLeft = s.refLeft;
@@ -340,7 +351,9 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let stepsPerRun = (desc.u1 + 1u) * sub;
   let k = lifConstants(p, dt);
   var total = 0.0;
-  for (var r = 0u; r < desc.u2; r++) {
+  // runs ≥ 1 (validated on the host): a do-while (see measureSettled).
+  var r = 0u;
+  loop {
     let base = r * (stepsPerRun + 1u);
     var s = Lif(vRest + membraneNoise(info, op, n, r), 0.0, 0.0, 0.0);
     var xe = 0.0;
@@ -375,6 +388,8 @@ fn measurePsp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     }
     let after = readNeuronCadc(cadc, s.v, 2u * r + 1u);
     total += after - before;
+    r++;
+    if (r >= desc.u2) { break; }
   }
   var polarity = 1.0;
   if (desc.u0 == 1u) { polarity = -1.0; }

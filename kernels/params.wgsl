@@ -81,8 +81,11 @@ fn quadrantStats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   for (var j = 0u; j < 128u; j++) {
     let bin = voltageBin(first + j, row);
     var count = 0u;
-    for (var b = bin - 1u; b <= bin + 1u; b++) {
+    var b = bin - 1u;
+    loop {
       count += (hist[b >> 2u] >> (8u * (b & 3u))) & 255u;
+      b++;
+      if (b > bin + 1u) { break; }
     }
     stats[(first + j) * STAT_ROWS + row - 1u] = count;
   }

@@ -14,8 +14,9 @@
 //
 // Written for llvmpipe as much as for GPUs: llvmpipe runs the code of every
 // branch, taken or not (masked), so costs add up over all paths; hot code is
-// straight-line with selects, and a mode that must not cost the others is
-// an entry point of its own.
+// straight-line with selects, a mode that must not cost the others is an
+// entry point of its own, and a short loop is a do-while (a loop whose test
+// sits at the top runs its body once more, masked, after the last pass).
 
 // ---- layouts --------------------------------------------------------------
 
@@ -366,8 +367,12 @@ fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: 
   let vInf = p.EL + I / p.gL;
   let vEq = (p.gR * p.VRcell + p.gL * p.EL + I) / (p.gL + p.gR);
   (*s).t = k.dt;
-  for (var seg = 0u; seg < 6u; seg++) {
-    if (!((*s).t > 0.0)) { break; }
+  // A do-while: the exit test sits at the end of the body, so that when no
+  // lane has time left the loop ends. With the test at the top (a `for`),
+  // llvmpipe ran the whole body once more, masked, on every step: measured,
+  // that doubled the cost of a step.
+  var seg = 0u;
+  loop {
     var z = 0.0;
     if (twin.sigmaMembrane > 0.0) { z = normalAt(prefix, base + seg); }
     let t = (*s).t;
@@ -397,5 +402,7 @@ fn lifStep(s: ptr<function, Lif>, p: NeuronParams, k: LifK, threshold: bool, I: 
     left = select(left, p.tRef, crossing && p.tRef > 0.0);
     (*s).refLeft = select(left, 0.0, left < 1e-15);
     (*s).t = t - spent;
+    seg = seg + 1u;
+    if (!((*s).t > 0.0) || seg >= 6u) { break; }
   }
 }
