@@ -241,7 +241,7 @@ export function packConfig(c: Readonly<ChipConfig>): {
 }
 
 /**
- * The `writeField` kernel's id of a searchable field.
+ * The id of a searchable field in the search kernels' `writeCode` (`kernels/search.wgsl`).
  *
  * @example
  * ```ts
